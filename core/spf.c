@@ -1,6 +1,8 @@
 /* SPF evaluation: check_host() (RFC 7208 4-6) over the resolver. */
 #include "spf_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,10 +21,14 @@ ma_spf_result_name(enum ma_spf_result r)
 	return (unsigned)r < sizeof(result_names) / sizeof(result_names[0]) ? result_names[r] : "permerror";
 }
 
-static enum ma_spf_result
-err(struct spf_eval *ev, enum ma_spf_result r, const char *fmt, const char *a, const char *b)
+static enum ma_spf_result __attribute__((format(printf, 3, 4)))
+err(struct spf_eval *ev, enum ma_spf_result r, const char *fmt, ...)
 {
-	ma_bprintf(ev->out->reason, sizeof(ev->out->reason), fmt, a, b);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ev->out->reason, sizeof(ev->out->reason), fmt, ap);
+	va_end(ap);
 	return r;
 }
 
@@ -180,10 +186,10 @@ match_mx(struct spf_eval *ev, const struct spf_term *t, const char *name, enum m
 		*res = dns_err(ev, mx, MA_RR_MX, name);
 		m = -1;
 	} else if (!count_void(ev, mx)) {
-		*res = err(ev, MA_SPF_PERMERROR, "more than %s void lookups (at mx:%s)", "the allowed", name);
+		*res = err(ev, MA_SPF_PERMERROR, "more than %u void lookups, at mx:%s", ev->max_void, name);
 		m = -1;
 	} else if (mx->nrr > MAX_MX_HOSTS) {
-		*res = err(ev, MA_SPF_PERMERROR, "mx:%s has more than 10 MX records%s", name, "");
+		*res = err(ev, MA_SPF_PERMERROR, "mx:%s has more than %d MX records", name, MAX_MX_HOSTS);
 		m = -1;
 	}
 	if (m < 0) {
@@ -228,15 +234,15 @@ mechanism(struct spf_eval *ev, const struct spf_term *t, const char *domain, uns
 		break;
 	}
 	if (!count_term(ev)) {
-		*res = err(ev, MA_SPF_PERMERROR, "more than %s DNS-querying terms (at %s)", "the allowed", domain);
+		*res = err(ev, MA_SPF_PERMERROR, "more than %u DNS-querying terms, at %s", ev->max_terms, domain);
 		return -1;
 	}
 	if (target(ev, t, t->spec, t->speclen, domain, name) < 0) {
-		*res = err(ev, MA_SPF_PERMERROR, "macro expansion too long in %s%s", domain, "");
+		*res = err(ev, MA_SPF_PERMERROR, "macro expansion too long in the record at %s", domain);
 		return -1;
 	}
 	if (!target_ok(name)) {
-		*res = err(ev, MA_SPF_PERMERROR, "invalid domain name '%.200s' (in %s)", name, domain);
+		*res = err(ev, MA_SPF_PERMERROR, "invalid domain name '%.200s' in the record at %s", name, domain);
 		return -1;
 	}
 	switch (t->mech) {
@@ -250,7 +256,7 @@ mechanism(struct spf_eval *ev, const struct spf_term *t, const char *domain, uns
 		case MA_SPF_NEUTRAL:
 			return 0;
 		case MA_SPF_NONE:
-			*res = err(ev, MA_SPF_PERMERROR, "include:%s has no SPF record%s", name, "");
+			*res = err(ev, MA_SPF_PERMERROR, "include:%s has no SPF record", name);
 			return -1;
 		default:
 			*res = r;
@@ -264,7 +270,7 @@ mechanism(struct spf_eval *ev, const struct spf_term *t, const char *domain, uns
 			*res = dns_err(ev, a, a->qtype ? a->qtype : MA_RR_A, name);
 			m = -1;
 		} else if (!count_void(ev, a)) {
-			*res = err(ev, MA_SPF_PERMERROR, "more than the allowed void lookups (at %s%s)", name, "");
+			*res = err(ev, MA_SPF_PERMERROR, "more than %u void lookups, at %s", ev->max_void, name);
 			m = -1;
 		} else if (t->mech == M_EXISTS)
 			m = a->nrr > 0;
@@ -347,7 +353,7 @@ check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 		goto out;
 	}
 	if (depth > 0 && !count_void(ev, a)) {
-		res = err(ev, MA_SPF_PERMERROR, "more than the allowed void lookups (at %s%s)", domain, "");
+		res = err(ev, MA_SPF_PERMERROR, "more than %u void lookups, at %s", ev->max_void, domain);
 		goto out;
 	}
 	/* 4.5: exactly one record that begins "v=spf1". */
@@ -360,7 +366,7 @@ check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 		if (!spf_is_record(head, hl < sizeof(head) ? hl : sizeof(head)))
 			continue;
 		if (sel) {
-			res = err(ev, MA_SPF_PERMERROR, "more than one SPF record at %s%s", domain, "");
+			res = err(ev, MA_SPF_PERMERROR, "more than one SPF record at %s", domain);
 			goto out;
 		}
 		sel = rr;
@@ -372,14 +378,14 @@ check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 	}
 	len = sel->u.txt.total;
 	if ((text = ma_arena_alloc(&ev->arena, len + 1)) == NULL) {
-		res = err(ev, MA_SPF_PERMERROR, "SPF record at %s too large%s", domain, "");
+		res = err(ev, MA_SPF_PERMERROR, "SPF record at %s too large", domain);
 		goto out;
 	}
 	ma_txt_join(sel, (unsigned char *)text, len);
 	text[len] = '\0';
 	char why[200];
 	if (spf_record_parse(text, len, &rec, &ev->arena, why, sizeof(why)) < 0) {
-		res = err(ev, MA_SPF_PERMERROR, "%s (record at %s)", why, domain);
+		res = err(ev, MA_SPF_PERMERROR, "%s in the record at %s", why, domain);
 		goto out;
 	}
 	for (size_t i = 0; i < rec.nterms; i++) {
@@ -391,7 +397,7 @@ check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 			continue;
 		res = qual_result(t->qual);
 		ma_bprintf(ev->out->mechanism, sizeof(ev->out->mechanism), "%.*s", (int)t->textlen, t->text);
-		ma_bprintf(ev->out->reason, sizeof(ev->out->reason), "%s matched %.*s (record at %s)",
+		ma_bprintf(ev->out->reason, sizeof(ev->out->reason), "%s matched %.*s in the record at %s",
 		    ma_spf_result_name(res), (int)(t->textlen > 160 ? 160 : t->textlen), t->text, domain);
 		if (res == MA_SPF_FAIL && rec.exp)
 			explain(ev, &rec, domain);
@@ -400,22 +406,22 @@ check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 	if (rec.redirect) {
 		char name[NAME_BUF];
 		if (!count_term(ev)) {
-			res = err(ev, MA_SPF_PERMERROR, "more than the allowed DNS-querying terms (at %s%s)", domain, "");
+			res = err(ev, MA_SPF_PERMERROR, "more than %u DNS-querying terms, at %s", ev->max_terms, domain);
 			goto out;
 		}
 		if (target(ev, NULL, rec.redirect, rec.redirectlen, domain, name) < 0 || !target_ok(name)) {
-			res = err(ev, MA_SPF_PERMERROR, "bad redirect= target in %s%s", domain, "");
+			res = err(ev, MA_SPF_PERMERROR, "bad redirect= target in the record at %s", domain);
 			goto out;
 		}
 		ma_answer_unref(a);
 		res = check_host(ev, name, depth + 1);
 		if (res == MA_SPF_NONE)
-			res = err(ev, MA_SPF_PERMERROR, "redirect=%s has no SPF record%s", name, "");
+			res = err(ev, MA_SPF_PERMERROR, "redirect=%s has no SPF record", name);
 		return res;
 	}
 	res = MA_SPF_NEUTRAL;
 	ma_strlcpy(ev->out->mechanism, "default", sizeof(ev->out->mechanism));
-	ma_bprintf(ev->out->reason, sizeof(ev->out->reason), "no mechanism matched (record at %s)", domain);
+	ma_bprintf(ev->out->reason, sizeof(ev->out->reason), "no mechanism matched in the record at %s", domain);
 out:
 	ma_answer_unref(a);
 	return res;

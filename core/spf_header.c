@@ -108,9 +108,9 @@ ma_spf_received(const struct ma_spf_request *req, const struct ma_spf_outcome *o
 	switch (o->result) {
 	case MA_SPF_PASS: verb = "designates %s as permitted sender"; break;
 	case MA_SPF_FAIL: verb = "does not designate %s as permitted sender"; break;
-	case MA_SPF_SOFTFAIL: verb = "does not designate %s as permitted sender (softfail)"; break;
+	case MA_SPF_SOFTFAIL: verb = "does not designate %s as permitted sender"; break;
 	case MA_SPF_NEUTRAL: verb = "neither permits nor denies %s"; break;
-	case MA_SPF_NONE: verb = "does not designate permitted sender hosts (%s)"; break;
+	case MA_SPF_NONE: verb = "does not designate permitted sender hosts"; break;
 	default: verb = NULL; break;
 	}
 	hb_str(&h, "Received-SPF: ");

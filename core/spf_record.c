@@ -118,8 +118,10 @@ parse_ip(struct spf_term *t, const char *s, size_t len, char *reason, size_t rle
 		goto bad;
 	unsigned *cidr = t->mech == M_IP4 ? &t->cidr4 : &t->cidr6;
 	*cidr = max;
-	if (slash && parse_cidr(slash + 1, len - alen - 1, max, cidr) < 0)
-		goto bad;
+	if (slash && parse_cidr(slash + 1, len - alen - 1, max, cidr) < 0) {
+		ma_bprintf(reason, rlen, "bad CIDR length in '%.*s'", (int)t->textlen, t->text);
+		return -1;
+	}
 	return 0;
 bad:
 	ma_bprintf(reason, rlen, "bad address in '%.*s'", (int)t->textlen, t->text);

@@ -14,12 +14,20 @@
 static const struct known {
 	const char *suite, *test, *result, *why;
 } known[] = {
-	{ "rfc4408", "mx-limit", "permerror",
-	  "RFC 7208 4.6.4: more than 10 MX names is a permerror (RFC 4408 5.4: ignore the excess)" },
-	{ "rfc4408", "ptr-limit", "pass",
-	  "RFC 7208 4.6.4: only the first 10 PTR names are checked, which still finds the match here" },
-	{ "rfc4408", "include-none", "permerror",
-	  "RFC 7208 5.2: include of a domain without SPF is permerror" },
+#define K(t, r, w) { "rfc4408", t, r, w }
+	K("txtonly", "fail", "RFC 7208 4.4: only TXT is queried; RFC 4408 also allowed none"),
+	K("spfonly", "none", "RFC 7208 4.4/14.1: type SPF(99) is no longer queried"),
+	K("spftimeout", "fail", "RFC 7208 4.4: the SPF-type lookup is gone, so its timeout is irrelevant"),
+	K("txttimeout", "temperror", "RFC 7208 4.4: a TXT lookup error is temperror"),
+	K("nospftxttimeout", "temperror", "RFC 7208 4.4: a TXT lookup error is temperror"),
+	K("spfoverride", "fail", "RFC 7208 4.4: the TXT record is used, SPF(99) ignored"),
+	K("multitxt1", "permerror", "RFC 7208 4.5: several v=spf1 TXT records are permerror"),
+	K("multispf2", "pass", "RFC 7208 4.4: SPF(99) records are ignored, the one TXT record counts"),
+	K("exists-dnserr", "temperror", "RFC 7208 5.7/2.6.6: a DNS error in exists is temperror"),
+	K("cidr6-0-ip4", "neutral", "RFC 7208 5.6: ip6 never matches an IPv4 client"),
+	K("cidr6-ip4", "neutral", "RFC 7208 5.6: ip6 never matches an IPv4 client"),
+	K("mx-limit", "permerror", "RFC 7208 4.6.4: more than 10 MX names is permerror"),
+#undef K
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,57 @@
+-- mailauth: email authentication for Lua 5.4.
+--
+-- The checks themselves live in C (mailauth.core); this file adds what is
+-- easier said in Lua: defaults, argument checks and the public surface.
+local core = require "mailauth.core"
+
+local M = {
+  _VERSION = "mailauth " .. core.version,
+  version = core.version,
+}
+
+local default_resolver
+
+-- mailauth.resolver{ servers = {"IP@PORT", ...}, timeout = s, tries = n,
+--   edns = size, tcp = bool, cache = false|entries }
+-- mailauth.resolver{ fixture = "zone.json" | { name = records } }
+-- mailauth.resolver{ callback = function(name, type) ... end }
+function M.resolver(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #1 to 'resolver' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  return core.resolver(opts or {})
+end
+
+-- The system resolver (/etc/resolv.conf), made on first use.
+function M.default_resolver()
+  default_resolver = default_resolver or core.resolver{}
+  return default_resolver
+end
+
+local function with_resolver(fname, opts)
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+  end
+  if opts.resolver == nil then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.resolver = M.default_resolver()
+    return o
+  end
+  return opts
+end
+
+-- mailauth.spf{ ip =, helo =, mail_from =, resolver =, identity = "mailfrom"|"helo",
+--   receiver =, now =, default_explanation =, budget = { queries =, timeout = } }
+-- returns { result, domain, mechanism, explanation, lookups, void_lookups,
+--   reason, received_spf, identity, sender, queries }
+function M.spf(opts)
+  return core.spf(with_resolver("spf", opts))
+end
+
+-- mailauth.spf_record_check(text) -> true | false, reason
+M.spf_record_check = core.spf_record_check
+
+M.SPF_RESULTS = { "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror" }
+
+return M
