@@ -460,26 +460,46 @@ run_one(struct ctx *c, enum impl im, const struct query *q)
 }
 
 struct result {
-	size_t agree, n;
+	size_t agree, n, via_alt;
 	double rate;
+};
+
+/* Disagreements by (expected, got), for the summary on stderr. */
+struct pair {
+	const char *expected, *got;
+	size_t count;
 };
 
 static void
 bench(struct ctx *c, enum impl im, const char *label, const struct corpus *co,
     double min_s, long passes, int show, struct result *r)
 {
-	size_t shown = 0;
+	size_t shown = 0, npairs = 0;
+	struct pair pairs[64];
 	double t0, t;
 	long p = 0;
 
 	/* Agreement pass (also warms the caches). */
 	r->n = co->n;
 	r->agree = 0;
+	r->via_alt = 0;
 	for (size_t i = 0; i < co->n; i++) {
 		const char *got = run_one(c, im, &co->q[i]);
-		if (agrees(&co->q[i], got))
+		if (agrees(&co->q[i], got)) {
 			r->agree++;
-		else if (shown < (size_t)show) {
+			if (strcmp(got, co->q[i].expected) != 0)
+				r->via_alt++;
+			continue;
+		}
+		size_t k;
+		for (k = 0; k < npairs; k++)
+			if (strcmp(pairs[k].expected, co->q[i].expected) == 0 && strcmp(pairs[k].got, got) == 0)
+				break;
+		if (k == npairs && npairs < sizeof(pairs) / sizeof(pairs[0]))
+			pairs[npairs++] = (struct pair){ co->q[i].expected, got, 0 };
+		if (k < npairs)
+			pairs[k].count++;
+		if (shown < (size_t)show) {
 			shown++;
 			fprintf(stderr, "%s disagrees: ip=%s mail_from=%s helo=%s expected=%s%s%s got=%s",
 			    label, co->q[i].ip, co->q[i].mail_from[0] ? co->q[i].mail_from : "<>",
@@ -490,6 +510,12 @@ bench(struct ctx *c, enum impl im, const char *label, const struct corpus *co,
 			fputc('\n', stderr);
 		}
 	}
+	fprintf(stderr, "%s: %zu/%zu agree (%zu only through alt_no_void_limit)", label, r->agree, r->n, r->via_alt);
+	for (size_t k = 0; k < npairs; k++)
+		fprintf(stderr, "%s %s->%s x%zu", k ? "," : "; disagreements (expected->got):",
+		    pairs[k].expected, pairs[k].got, pairs[k].count);
+	fputc('\n', stderr);
+
 	/* Timed passes. */
 	t0 = now_s();
 	do {
@@ -513,7 +539,7 @@ main(int argc, char **argv)
 {
 	struct corpus co;
 	struct ctx c;
-	struct result rm = { 0, 0, 0 }, rl = { 0, 0, 0 };
+	struct result rm, rl;
 	const char *dir = "/tmp/corpus", *only = "all";
 	double min_s = 2.0;
 	long passes = 0;
@@ -539,6 +565,8 @@ main(int argc, char **argv)
 		usage();
 
 	memset(&co, 0, sizeof(co));
+	memset(&rm, 0, sizeof(rm));
+	memset(&rl, 0, sizeof(rl));
 	memset(&c, 0, sizeof(c));
 	snprintf(co.dns_path, sizeof(co.dns_path), "%s/spf/dns.json", dir);
 	snprintf(co.queries_path, sizeof(co.queries_path), "%s/spf/queries.json", dir);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#define NAME_BUF	8192	/* room for a macro expansion before truncation */
+#define NAME_BUF	512	/* an expanded, truncated target name */
 #define MAX_MX_HOSTS	10	/* RFC 7208 4.6.4 */
 #define MAX_PTR_NAMES	10
 
@@ -95,20 +95,23 @@ target_ok(const char *d)
 	return ma_dns_name_normalize(d, strlen(d), norm);
 }
 
-/* Expands a domain-spec (or takes the current domain) into buf. */
+/* Expands a domain-spec (or takes the current domain) into buf, through
+ * the evaluation's one large expansion buffer so that recursion (include,
+ * redirect) keeps only short names on the stack. */
 static int
-target(struct spf_eval *ev, const struct spf_term *t, const char *spec, size_t speclen,
-    const char *domain, char *buf)
+target(struct spf_eval *ev, const char *spec, size_t speclen, const char *domain, char buf[NAME_BUF])
 {
 	if (spec == NULL) {
 		ma_strlcpy(buf, domain, NAME_BUF);
 		return 0;
 	}
-	long n = spf_macro_expand(ev, spec, speclen, false, domain, buf, NAME_BUF);
+	long n = spf_macro_expand(ev, spec, speclen, false, domain, ev->xbuf, sizeof(ev->xbuf));
 	if (n < 0)
 		return -1;
-	spf_name_truncate(buf, (size_t)n);
-	(void)t;
+	size_t len = spf_name_truncate(ev->xbuf, (size_t)n);
+	if (len >= NAME_BUF)
+		return -1;
+	memcpy(buf, ev->xbuf, len + 1);
 	return 0;
 }
 
@@ -237,8 +240,8 @@ mechanism(struct spf_eval *ev, const struct spf_term *t, const char *domain, uns
 		*res = err(ev, MA_SPF_PERMERROR, "more than %u DNS-querying terms, at %s", ev->max_terms, domain);
 		return -1;
 	}
-	if (target(ev, t, t->spec, t->speclen, domain, name) < 0) {
-		*res = err(ev, MA_SPF_PERMERROR, "macro expansion too long in the record at %s", domain);
+	if (target(ev, t->spec, t->speclen, domain, name) < 0) {
+		*res = err(ev, MA_SPF_PERMERROR, "macro expansion too long, or an unusable name, in the record at %s", domain);
 		return -1;
 	}
 	if (!target_ok(name)) {
@@ -311,7 +314,7 @@ explain(struct spf_eval *ev, const struct spf_record *rec, const char *domain)
 	struct ma_answer *a;
 	const struct ma_rr *one = NULL;
 
-	if (target(ev, NULL, rec->exp, rec->explen, domain, name) < 0 || !target_ok(name))
+	if (target(ev, rec->exp, rec->explen, domain, name) < 0 || !target_ok(name))
 		return;
 	a = lookup(ev, name, MA_RR_TXT);
 	for (size_t i = 0; i < a->nrr; i++) {
@@ -409,7 +412,7 @@ check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 			res = err(ev, MA_SPF_PERMERROR, "more than %u DNS-querying terms, at %s", ev->max_terms, domain);
 			goto out;
 		}
-		if (target(ev, NULL, rec.redirect, rec.redirectlen, domain, name) < 0 || !target_ok(name)) {
+		if (target(ev, rec.redirect, rec.redirectlen, domain, name) < 0 || !target_ok(name)) {
 			res = err(ev, MA_SPF_PERMERROR, "bad redirect= target in the record at %s", domain);
 			goto out;
 		}

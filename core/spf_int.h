@@ -61,6 +61,7 @@ struct spf_eval {
 	size_t locallen;
 	unsigned max_terms, max_void;
 	int64_t now;
+	char xbuf[8192];	/* macro expansion before truncation */
 	/* Validated PTR names, computed at most once. */
 	bool ptr_done;
 	char **ptr_names;

@@ -4,7 +4,7 @@
  * Input layout:  FLAGS MACRO-STRING \0 LOCAL-PART \0 HELO \0 DOMAIN
  *   FLAGS (one byte, low bits): 1 explain-string (else domain-spec),
  *   2 IPv6 client, 4 also expand into a short buffer, 8 a DNS budget of a
- *   few queries, 16 no receiver name (%{r} = "unknown").
+ *   few queries, 64 no receiver name (%{r} = "unknown").
  *   Missing parts default to "" / "mail.example.com" / "example.com".
  *
  * It calls the internal API directly (spf_macro_valid, spf_domain_spec_valid,
@@ -216,7 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.ip = flags & 2 ? FZ_IP6 : FZ_IP4,
 		.helo = hlen ? helo : "mail.example.com",
 		.mail_from = mail_from,
-		.receiver = (flags & 16) ? NULL : "mx.example.org",
+		.receiver = (flags & 64) ? NULL : "mx.example.org",
 		.now = 1700000000,
 	};
 	struct ma_budget b;
