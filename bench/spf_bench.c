@@ -9,9 +9,11 @@
  * CORPUS/spf/queries.json).  Each implementation first runs every query
  * once to count agreement with the corpus's expected result (a result that
  * equals `alt_no_void_limit`, when present, also agrees), then repeats the
- * whole query list until at least SECONDS (default 2) have passed and
- * reports checks/s.  -n runs exactly PASSES timed passes instead (for
- * profiling).  -d lists up to N disagreements per implementation on stderr.
+ * whole query list until each implementation has at least SECONDS (default
+ * 2) of timed work, the passes of the two interleaved so that both see the
+ * same machine conditions, and reports checks/s.  -n runs exactly PASSES
+ * timed passes instead (for profiling).  -d lists up to N disagreements per
+ * implementation on stderr.
  *
  * One line per implementation goes to stdout:
  *   mailauth  5000/5000 agree  263000 checks/s  2.10x libspf2
@@ -25,7 +27,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
 #include <jansson.h>
 #include <netdb.h>
 #include <stdint.h>
@@ -451,6 +452,7 @@ struct ctx {
 	struct ma_resolver *ma;
 	struct ma_spf_outcome out;
 	SPF_server_t *l2;
+	SPF_dns_server_t *l2dns;	/* not owned by the server (SPF_server_new_dns) */
 };
 
 static const char *
@@ -470,16 +472,14 @@ struct pair {
 	size_t count;
 };
 
+/* The agreement pass: every query once (this also warms the caches). */
 static void
-bench(struct ctx *c, enum impl im, const char *label, const struct corpus *co,
-    double min_s, long passes, int show, struct result *r)
+agreement(struct ctx *c, enum impl im, const char *label, const struct corpus *co,
+    int show, struct result *r)
 {
 	size_t shown = 0, npairs = 0;
 	struct pair pairs[64];
-	double t0, t;
-	long p = 0;
 
-	/* Agreement pass (also warms the caches). */
 	r->n = co->n;
 	r->agree = 0;
 	r->via_alt = 0;
@@ -515,16 +515,36 @@ bench(struct ctx *c, enum impl im, const char *label, const struct corpus *co,
 		fprintf(stderr, "%s %s->%s x%zu", k ? "," : "; disagreements (expected->got):",
 		    pairs[k].expected, pairs[k].got, pairs[k].count);
 	fputc('\n', stderr);
+}
 
-	/* Timed passes. */
-	t0 = now_s();
-	do {
-		for (size_t i = 0; i < co->n; i++)
-			(void)run_one(c, im, &co->q[i]);
-		p++;
-		t = now_s() - t0;
-	} while (passes > 0 ? p < passes : t < min_s);
-	r->rate = (double)co->n * (double)p / t;
+/* One timed pass over every query; returns its duration in seconds. */
+static double
+timed_pass(struct ctx *c, enum impl im, const struct corpus *co)
+{
+	double t0 = now_s();
+
+	for (size_t i = 0; i < co->n; i++)
+		(void)run_one(c, im, &co->q[i]);
+	return now_s() - t0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Per-pass rates: min / median / max, for stderr. */
+static void
+spread(const char *label, double *rates, size_t n)
+{
+	if (n == 0)
+		return;
+	qsort(rates, n, sizeof(*rates), cmp_double);
+	fprintf(stderr, "%s: %zu timed passes, checks/s per pass min %.0f median %.0f max %.0f\n",
+	    label, n, rates[0], rates[n / 2], rates[n - 1]);
 }
 
 static void
@@ -588,21 +608,60 @@ main(int argc, char **argv)
 		SPF_info_handler = l2_quiet;
 		SPF_warning_handler = l2_quiet;
 		SPF_debug_handler = l2_quiet;
-		SPF_dns_server_t *dns = l2_dns_new(co.dns_path);
-		if (dns == NULL)
+		if ((c.l2dns = l2_dns_new(co.dns_path)) == NULL)
 			return 1;
-		if ((c.l2 = SPF_server_new_dns(dns, 0)) == NULL) {
+		if ((c.l2 = SPF_server_new_dns(c.l2dns, 0)) == NULL) {
 			fprintf(stderr, "libspf2: SPF_server_new_dns failed\n");
 			return 1;
 		}
 		SPF_server_set_rec_dom(c.l2, "bench.invalid");
 	}
 
-	/* libspf2 first: it is the reference the ratios are taken against. */
 	if (do_l2)
-		bench(&c, IMPL_LIBSPF2, "libspf2", &co, min_s, passes, show, &rl);
+		agreement(&c, IMPL_LIBSPF2, "libspf2", &co, show, &rl);
 	if (do_ma)
-		bench(&c, IMPL_MAILAUTH, "mailauth", &co, min_s, passes, show, &rm);
+		agreement(&c, IMPL_MAILAUTH, "mailauth", &co, show, &rm);
+
+	/* Timed passes, interleaved so that both implementations see the
+	 * same machine conditions; each runs until it has min_s seconds of
+	 * timed work (or exactly `passes` passes). */
+	double tm = 0, tl = 0, *ratem = NULL, *ratel = NULL;
+	size_t pm = 0, pl = 0, cap = 0;
+	for (;;) {
+		bool more_m = do_ma && (passes > 0 ? (long)pm < passes : tm < min_s);
+		bool more_l = do_l2 && (passes > 0 ? (long)pl < passes : tl < min_s);
+		if (!more_m && !more_l)
+			break;
+		if (pm >= cap || pl >= cap) {
+			cap = cap ? cap * 2 : 64;
+			ratem = realloc(ratem, cap * sizeof(*ratem));
+			ratel = realloc(ratel, cap * sizeof(*ratel));
+			if (ratem == NULL || ratel == NULL) {
+				fprintf(stderr, "out of memory\n");
+				return 1;
+			}
+		}
+		if (more_l) {
+			double t = timed_pass(&c, IMPL_LIBSPF2, &co);
+			tl += t;
+			ratel[pl++] = (double)co.n / t;
+		}
+		if (more_m) {
+			double t = timed_pass(&c, IMPL_MAILAUTH, &co);
+			tm += t;
+			ratem[pm++] = (double)co.n / t;
+		}
+	}
+	if (do_ma) {
+		rm.rate = (double)co.n * (double)pm / tm;
+		spread("mailauth", ratem, pm);
+	}
+	if (do_l2) {
+		rl.rate = (double)co.n * (double)pl / tl;
+		spread("libspf2", ratel, pl);
+	}
+	free(ratem);
+	free(ratel);
 
 	if (do_ma) {
 		printf("%-9s %zu/%zu agree  %8.0f checks/s", "mailauth", rm.agree, rm.n, rm.rate);
@@ -618,6 +677,8 @@ main(int argc, char **argv)
 		ma_resolver_free(c.ma);
 	if (c.l2)
 		SPF_server_free(c.l2);
+	if (c.l2dns)
+		SPF_dns_free(c.l2dns);
 	json_decref(co.root);
 	free(co.q);
 	return 0;

@@ -4,6 +4,8 @@
 #include "resolver.h"
 #include "ut.h"
 
+#include <pthread.h>
+
 static struct ma_answer *
 mk_a(uint32_t ttl)
 {
@@ -348,6 +350,61 @@ t_refcount_shared(void)
 	ma_cache_unref(NULL);		/* harmless */
 }
 
+/* Several threads on one cache (it is documented as thread-safe): the
+ * counters must add up and nothing may be lost or freed twice (ASan). */
+struct hammer {
+	struct ma_cache *c;
+	struct ma_answer *a;
+	int id;
+	size_t gets;
+};
+
+static void *
+hammer_run(void *arg)
+{
+	struct hammer *h = arg;
+	char name[32];
+
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "t%d.hammer.test", (i * 7 + h->id) % 97);
+		if (i % 3 == 0)
+			ma_cache_put(h->c, name, MA_RR_A, h->a, i);
+		else {
+			ma_answer_unref(ma_cache_get(h->c, name, MA_RR_A, i));
+			h->gets++;
+		}
+	}
+	return NULL;
+}
+
+static void
+t_threads(void)
+{
+	struct ma_cache *c = ma_cache_new(32, 0, 0);
+	struct ma_answer *a = mk_a(3600);
+	struct hammer h[4];
+	pthread_t th[4];
+	struct ma_cache_stats s;
+	size_t gets = 0;
+
+	REQUIRE(c && a);
+	for (int i = 0; i < 4; i++) {
+		h[i] = (struct hammer){ c, a, i, 0 };
+		REQUIRE(pthread_create(&th[i], NULL, hammer_run, &h[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		gets += h[i].gets;
+	}
+	ma_cache_stats(c, &s);
+	CHECK_INT(s.hits + s.misses, gets);
+	CHECK(s.entries <= 32);
+	CHECK_INT(a->refs, 1 + (int)s.entries);
+	ma_cache_unref(c);
+	CHECK_INT(a->refs, 1);
+	ma_answer_unref(a);
+}
+
 /* ---- the cache under ma_resolve() ---- */
 
 struct counter {
@@ -463,6 +520,7 @@ main(void)
 	RUN(t_zero_entries_means_one);
 	RUN(t_stats);
 	RUN(t_refcount_shared);
+	RUN(t_threads);
 	RUN(t_resolver_uses_cache);
 	RUN(t_cache_shared_by_resolvers);
 	return UT_END();
