@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -148,6 +149,8 @@ oom:
 	return -1;
 }
 
+static int parse_fd(struct ma_msg *, int);
+
 /* Feeds the header block in buf[0..len) to the message; returns the
  * offset of the body, or len when the block does not end in an empty line. */
 static size_t
@@ -198,8 +201,58 @@ ma_msg_parse(struct ma_msg *m, const char *buf, size_t len)
 	return 0;
 }
 
+/* A pipe cannot be read twice: copy it to an unlinked temporary file so
+ * the body can still be streamed with bounded memory. */
+static int
+spool(int fd)
+{
+	char buf[65536];
+	int t = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (t < 0)
+		return -1;
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto fail;
+		if (r == 0)
+			break;
+		for (ssize_t o = 0; o < r;) {
+			ssize_t w = write(t, buf + o, (size_t)(r - o));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				goto fail;
+			o += w;
+		}
+	}
+	if (lseek(t, 0, SEEK_SET) == 0)
+		return t;
+fail:
+	close(t);
+	return -1;
+}
+
 int
 ma_msg_parse_fd(struct ma_msg *m, int fd)
+{
+	if (lseek(fd, 0, SEEK_CUR) < 0) {
+		int t = spool(fd);
+		if (t < 0) {
+			set_error(m, "cannot spool the message");
+			return -1;
+		}
+		int rc = parse_fd(m, t);
+		close(t);
+		return rc;
+	}
+	return parse_fd(m, fd);
+}
+
+static int
+parse_fd(struct ma_msg *m, int fd)
 {
 	size_t cap = 65536, len = 0, max = m->lim.max_header_bytes + 65536;
 	char *buf = malloc(cap);

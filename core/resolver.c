@@ -119,9 +119,13 @@ ma_resolve(struct ma_resolver *r, struct ma_budget *b, struct ma_query *q, size_
 		idx[nmiss++] = i;
 	}
 	if (nmiss) {
-		pthread_mutex_lock(&r->lock);
-		r->ops->lookup(r->impl, miss, nmiss, b ? b->deadline : 0);
-		pthread_mutex_unlock(&r->lock);
+		if (r->ops->reentrant)
+			r->ops->lookup(r->impl, miss, nmiss, b ? b->deadline : 0);
+		else {
+			pthread_mutex_lock(&r->lock);
+			r->ops->lookup(r->impl, miss, nmiss, b ? b->deadline : 0);
+			pthread_mutex_unlock(&r->lock);
+		}
 		if (r->cache)
 			now = ma_now_ms();
 		for (size_t j = 0; j < nmiss; j++) {

@@ -45,6 +45,8 @@ struct ma_resolver_ops {
 	 * Must return by `deadline` (monotonic ms, 0 = backend timeout only). */
 	void	(*lookup)(void *impl, struct ma_query *q, size_t n, int64_t deadline);
 	void	(*free)(void *impl);
+	/* lookup may run in several threads at once (immutable data): no lock. */
+	bool reentrant;
 };
 
 struct ma_cache;

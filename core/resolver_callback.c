@@ -29,7 +29,7 @@ cb_free(void *impl)
 }
 
 static const struct ma_resolver_ops callback_ops = {
-	"callback", cb_lookup, cb_free,
+	"callback", cb_lookup, cb_free, false,
 };
 
 struct ma_resolver *

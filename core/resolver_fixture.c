@@ -374,7 +374,7 @@ fixture_free(void *impl)
 }
 
 static const struct ma_resolver_ops fixture_ops = {
-	"fixture", fixture_lookup, fixture_free,
+	"fixture", fixture_lookup, fixture_free, true,
 };
 
 struct ma_resolver *

@@ -292,7 +292,7 @@ net_free(void *impl)
 }
 
 static const struct ma_resolver_ops net_ops = {
-	"dns", net_lookup, net_free,
+	"dns", net_lookup, net_free, false,
 };
 
 /* "IP@PORT,IP" (our syntax, as knotc/kdig write it) to c-ares' CSV. */

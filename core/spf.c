@@ -105,7 +105,7 @@ target(struct spf_eval *ev, const char *spec, size_t speclen, const char *domain
 		ma_strlcpy(buf, domain, NAME_BUF);
 		return 0;
 	}
-	long n = spf_macro_expand(ev, spec, speclen, false, domain, ev->xbuf, sizeof(ev->xbuf));
+	long n = spf_macro_expand(ev, spec, speclen, false, domain, ev->xbuf, SPF_XBUF);
 	if (n < 0)
 		return -1;
 	size_t len = spf_name_truncate(ev->xbuf, (size_t)n);
@@ -250,7 +250,11 @@ mechanism(struct spf_eval *ev, const struct spf_term *t, const char *domain, uns
 	}
 	switch (t->mech) {
 	case M_INCLUDE: {
+		/* Inside an include only errors are reported: the match that
+		 * counts is this include term, named by our caller. */
+		ev->in_include++;
 		enum ma_spf_result r = check_host(ev, name, depth + 1);
+		ev->in_include--;
 		switch (r) {
 		case MA_SPF_PASS:
 			return 1;
@@ -399,9 +403,11 @@ check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 		if (m == 0)
 			continue;
 		res = qual_result(t->qual);
-		ma_bprintf(ev->out->mechanism, sizeof(ev->out->mechanism), "%.*s", (int)t->textlen, t->text);
-		ma_bprintf(ev->out->reason, sizeof(ev->out->reason), "%s matched %.*s in the record at %s",
-		    ma_spf_result_name(res), (int)(t->textlen > 160 ? 160 : t->textlen), t->text, domain);
+		if (ev->in_include == 0) {
+			ma_bprintf(ev->out->mechanism, sizeof(ev->out->mechanism), "%.*s", (int)t->textlen, t->text);
+			ma_bprintf(ev->out->reason, sizeof(ev->out->reason), "%s matched %.*s in the record at %s",
+			    ma_spf_result_name(res), (int)(t->textlen > 160 ? 160 : t->textlen), t->text, domain);
+		}
 		if (res == MA_SPF_FAIL && rec.exp)
 			explain(ev, &rec, domain);
 		goto out;
@@ -423,8 +429,10 @@ check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 		return res;
 	}
 	res = MA_SPF_NEUTRAL;
-	ma_strlcpy(ev->out->mechanism, "default", sizeof(ev->out->mechanism));
-	ma_bprintf(ev->out->reason, sizeof(ev->out->reason), "no mechanism matched in the record at %s", domain);
+	if (ev->in_include == 0) {
+		ma_strlcpy(ev->out->mechanism, "default", sizeof(ev->out->mechanism));
+		ma_bprintf(ev->out->reason, sizeof(ev->out->reason), "no mechanism matched in the record at %s", domain);
+	}
 out:
 	ma_answer_unref(a);
 	return res;
@@ -436,6 +444,7 @@ ma_spf_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_spf_req
 {
 	struct spf_eval ev;
 	unsigned char scratch[16384];
+	char xbuf[SPF_XBUF];
 	const char *mf = req->mail_from ? req->mail_from : "";
 	const char *helo = req->helo ? req->helo : "";
 
@@ -446,6 +455,7 @@ ma_spf_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_spf_req
 		ma_bprintf(out->reason, sizeof(out->reason), "invalid client IP address");
 		return -1;
 	}
+	ev.xbuf = xbuf;
 	ev.r = r;
 	ev.budget = b;
 	ev.req = req;

@@ -48,6 +48,8 @@ long	 spf_macro_expand(struct spf_eval *, const char *s, size_t len, bool explai
 /* Trims an expanded name to 253 octets from the left (RFC 7208 7.3). */
 size_t	 spf_name_truncate(char *name, size_t len);
 
+#define SPF_XBUF	8192
+
 /* The evaluation state (spf.c); the macro expander reads identity fields
  * and asks for the validated PTR name. */
 struct spf_eval {
@@ -61,7 +63,8 @@ struct spf_eval {
 	size_t locallen;
 	unsigned max_terms, max_void;
 	int64_t now;
-	char xbuf[8192];	/* macro expansion before truncation */
+	char *xbuf;		/* SPF_XBUF bytes: macro expansion before truncation */
+	unsigned in_include;	/* nesting of include: evaluations */
 	/* Validated PTR names, computed at most once. */
 	bool ptr_done;
 	char **ptr_names;

@@ -6,10 +6,11 @@
 
 static const struct {
 	const char *name;
+	size_t len;
 	enum spf_mech mech;
 } mechs[] = {
-	{ "all", M_ALL }, { "include", M_INCLUDE }, { "a", M_A }, { "mx", M_MX },
-	{ "ptr", M_PTR }, { "ip4", M_IP4 }, { "ip6", M_IP6 }, { "exists", M_EXISTS },
+	{ "all", 3, M_ALL }, { "include", 7, M_INCLUDE }, { "a", 1, M_A }, { "mx", 2, M_MX },
+	{ "ptr", 3, M_PTR }, { "ip4", 3, M_IP4 }, { "ip6", 3, M_IP6 }, { "exists", 6, M_EXISTS },
 };
 
 bool
@@ -137,7 +138,7 @@ parse_mechanism(struct spf_term *t, const char *s, size_t len, char *reason, siz
 		n++;
 	size_t k;
 	for (k = 0; k < sizeof(mechs) / sizeof(mechs[0]); k++)
-		if (ma_strcaseeq(s, n, mechs[k].name, strlen(mechs[k].name)))
+		if (n == mechs[k].len && ma_strcaseeq(s, n, mechs[k].name, n))
 			break;
 	if (k == sizeof(mechs) / sizeof(mechs[0])) {
 		ma_bprintf(reason, rlen, "unknown mechanism '%.*s'", (int)(n > 64 ? 64 : n), s);

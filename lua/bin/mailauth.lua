@@ -7,7 +7,7 @@ if not ok_ma then
   io.stderr:write("mailauth: cannot load the mailauth Lua module: ", tostring(mailauth), "\n")
   os.exit(2)
 end
-local cjson = require "cjson"
+local json = require "mailauth.json"
 
 local USAGE = [[
 usage: mailauth <command> [options]
@@ -15,6 +15,11 @@ usage: mailauth <command> [options]
 commands:
   spf     --ip IP --helo NAME --mail-from ADDR [--identity mailfrom|helo]
           [--dns ZONE.json | --server IP@PORT] [--receiver NAME] [--timeout S] [--json]
+  dkim    [--dns ZONE.json | --server IP@PORT] [--legacy] [--now UNIXTIME] [--json] < MESSAGE
+  dkim-sign --key FILE --domain D --selector S [--key FILE2 --selector S2 ...]
+          [--algorithm rsa-sha256|ed25519-sha256] [--headers a:b:c]
+          [--canonicalization relaxed/relaxed] [--identity I] < MESSAGE
+  dkim-keygen [--type rsa|ed25519] [--bits 2048] [--domain D --selector S] [--out FILE] [--json]
   version
   help
 
@@ -47,7 +52,12 @@ local function parse(args, spec)
         val = args[i]
         if val == nil then usage_error("option '--" .. name .. "' needs a value") end
       end
-      o[name] = val
+      if kind == "list" then
+        o[name] = o[name] or {}
+        table.insert(o[name], val)
+      else
+        o[name] = val
+      end
     end
     i = i + 1
   end
@@ -103,11 +113,137 @@ function commands.spf(args)
     identity = o.identity, receiver = o.receiver or hostname(), resolver = r })
   if not ok then usage_error(tostring(res):gsub("^[^:]*:%d+: ", "")) end
   if o.json then
-    print(cjson.encode(res))
+    print(json.encode(res))
   else
     print(res.result .. ": " .. res.reason)
     if res.explanation then print("explanation: " .. res.explanation) end
     print(res.received_spf)
+  end
+  return 0
+end
+
+-- The message on standard input, as a seekable file handle (a pipe is
+-- copied to a temporary file, so large messages never sit in memory).
+local function stdin_message()
+  local f = io.tmpfile()
+  while true do
+    local chunk = io.stdin:read(65536)
+    if not chunk then break end
+    f:write(chunk)
+  end
+  f:seek("set", 0)
+  return f
+end
+
+function commands.dkim(args)
+  local o = parse(args, { dns = "value", server = "value", legacy = "flag", now = "value",
+    json = "flag", timeout = "value" })
+  local now
+  if o.now then
+    now = tonumber(o.now)
+    if not now or now < 0 or now % 1 ~= 0 then usage_error("dkim: bad --now '" .. o.now .. "'") end
+  end
+  local r = make_resolver(o)
+  local f = stdin_message()
+  local msg = mailauth.message(f)
+  local sigs = mailauth.dkim.verify(msg, { resolver = r, legacy = o.legacy, now = now })
+  f:close()
+  if o.json then
+    local list = {}
+    for i, s in ipairs(sigs) do
+      list[i] = { result = s.result, domain = s.domain, selector = s.selector, algorithm = s.algorithm,
+        bits = s.bits, reason = s.reason, header_b = s.header_b, identity = s.identity,
+        canonicalization = s.canonicalization, testing = s.testing, body_length = s.body_length }
+    end
+    print(json.encode({ signatures = json.array(list) }))
+  elseif #sigs == 0 then
+    print("none: no DKIM-Signature")
+  else
+    for _, s in ipairs(sigs) do
+      print(("%s d=%s s=%s a=%s bits=%d b=%s: %s"):format(s.result, s.domain, s.selector,
+        s.algorithm, s.bits, s.header_b, s.reason))
+    end
+  end
+  return 0
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then usage_error("cannot read '" .. path .. "'") end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+commands["dkim-sign"] = function(args)
+  local o = parse(args, { key = "list", selector = "list", domain = "value", algorithm = "value",
+    headers = "value", canonicalization = "value", identity = "value" })
+  if not o.key or not o.domain or not o.selector then
+    usage_error("dkim-sign: --key, --domain and --selector are required")
+  end
+  if #o.key ~= #o.selector then usage_error("dkim-sign: give one --selector per --key") end
+  local c = o.canonicalization or "relaxed/relaxed"
+  if not c:match("^(%a+)/(%a+)$") and not c:match("^%a+$") then usage_error("dkim-sign: bad --canonicalization") end
+  for part in c:gmatch("%a+") do
+    if part ~= "simple" and part ~= "relaxed" then usage_error("dkim-sign: bad --canonicalization") end
+  end
+  if not c:find("/", 1, true) then c = c .. "/simple" end
+  local signers = {}
+  for i, path in ipairs(o.key) do
+    local pem = read_file(path)
+    local alg = o.algorithm
+    if alg and alg ~= "rsa-sha256" and alg ~= "ed25519-sha256" then
+      usage_error("dkim-sign: --algorithm must be rsa-sha256 or ed25519-sha256")
+    end
+    signers[i] = { key = pem, domain = o.domain, selector = o.selector[i], headers = o.headers,
+      canonicalization = c, identity = o.identity, algorithm = alg }
+  end
+  local f = stdin_message()
+  local msg = mailauth.message(f)
+  local ok, hs, err = pcall(mailauth.dkim.sign, msg, signers)
+  if not ok then usage_error("dkim-sign: " .. tostring(hs):gsub("^[^:]*:%d+: ", "")) end
+  if not hs then usage_error("dkim-sign: " .. tostring(err)) end
+  f:seek("set", 0)
+  local head = f:read(65536) or ""
+  local nl = head:find("\r\n", 1, true) and "\r\n" or "\n"
+  for _, h in ipairs(hs) do io.write((h:gsub("\r\n", nl)), nl) end
+  io.write(head)
+  while true do
+    local chunk = f:read(65536)
+    if not chunk then break end
+    io.write(chunk)
+  end
+  f:close()
+  return 0
+end
+
+commands["dkim-keygen"] = function(args)
+  local o = parse(args, { type = "value", bits = "value", domain = "value", selector = "value",
+    out = "value", json = "flag" })
+  local t = o.type or "rsa"
+  if t ~= "rsa" and t ~= "ed25519" then usage_error("dkim-keygen: --type must be rsa or ed25519") end
+  local bits = tonumber(o.bits or "2048")
+  if not bits or (t == "rsa" and (bits < 1024 or bits > 8192)) then
+    usage_error("dkim-keygen: --bits must be 1024 to 8192")
+  end
+  local k = mailauth.dkim.keygen{ type = t, bits = bits, domain = o.domain, selector = o.selector }
+  if o.out then
+    local f = io.open(o.out, "wb")
+    if not f then usage_error("dkim-keygen: cannot write '" .. o.out .. "'") end
+    f:write(k.private_key)
+    f:close()
+    os.execute("chmod 600 '" .. o.out:gsub("'", "'\\''") .. "'")
+  end
+  if o.json then
+    print(json.encode({ name = k.name, record = k.record, type = k.type, bits = k.bits,
+      private_key = (not o.out) and k.private_key or nil, key_file = o.out }))
+  else
+    if not o.out then io.write(k.private_key) end
+    local rec = k.record
+    -- A TXT record's character-strings hold at most 255 bytes each.
+    local parts = {}
+    for i = 1, #rec, 255 do parts[#parts + 1] = '"' .. rec:sub(i, i + 254) .. '"' end
+    print(("%s IN TXT ( %s )"):format(k.name or "<selector>._domainkey.<domain>", table.concat(parts, " ")))
   end
   return 0
 end

@@ -52,6 +52,34 @@ end
 -- mailauth.spf_record_check(text) -> true | false, reason
 M.spf_record_check = core.spf_record_check
 
+-- mailauth.message(source [, { max_headers =, max_header_bytes = }]):
+-- source is the message text (it contains a line break), a file path, or an
+-- open file handle; the body of a file is read as a stream, never loaded.
+M.message = core.message
+
+M.dkim = {}
+
+-- mailauth.dkim.verify(msg, { resolver =, legacy =, now =, max_signatures =,
+--   strict_length =, clock_skew =, min_rsa_bits =, budget = })
+-- returns one table per DKIM-Signature, topmost first:
+-- { result, reason, domain, selector, algorithm, identity, canonicalization,
+--   header_b, bits, testing, body_length, body_partial, timestamp, expiration }
+function M.dkim.verify(msg, opts)
+  return core.dkim_verify(msg, with_resolver("dkim.verify", opts or {}))
+end
+
+-- mailauth.dkim.sign(msg, { { key = PEM | key_file = path, domain =, selector =,
+--   identity =, headers = "from:to:...", canonicalization = "relaxed/relaxed",
+--   timestamp =, expire_after = }, ... }) -> { "DKIM-Signature: ...", ... }
+-- or nil, reason.  Several keys (RSA + Ed25519) sign in one pass.
+M.dkim.sign = core.dkim_sign
+
+-- mailauth.dkim.keygen{ type = "rsa"|"ed25519", bits = 2048, domain =, selector = }
+-- -> { private_key = PEM (PKCS#8), record = "v=DKIM1; k=...; p=...", name =, type, bits }
+M.dkim.keygen = core.dkim_keygen
+
+M.DKIM_RESULTS = { "pass", "fail", "neutral", "policy", "permerror", "temperror" }
+
 M.SPF_RESULTS = { "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror" }
 
 return M

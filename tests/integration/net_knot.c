@@ -441,7 +441,9 @@ t_one_batch(void)
 			printf("    %s %s: %s\n", q[i].name, ma_rrtype_name(q[i].type),
 			    ma_dns_status_name(q[i].ans->status));
 		CHECK_INT(q[i].ans->status, want[i]);
-		CHECK_INT(q[i].ans->qtype, q[i].type);
+		/* Parsed answers carry their type (static status ones do not). */
+		if (q[i].ans->refs >= 0)
+			CHECK_INT(q[i].ans->qtype, q[i].type);
 	}
 	CHECK(is_big(q[0].ans));
 	CHECK_INT(q[1].ans->nrr, 2);

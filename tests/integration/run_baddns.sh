@@ -72,6 +72,8 @@ kill "$spid" 2>/dev/null
 wait "$spid" 2>/dev/null
 spid=
 sed 's/^/# baddns: /' "$dir/baddns.log"
+nsan=$(grep -cE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$dir/out")
+[ "$nsan" -gt 0 ] && say "WARNING: $nsan sanitizer report(s) in the output of net_baddns below"
 cat "$dir/out"
 case $(tail -n 1 "$dir/out") in
 RESULT:*) ;;

@@ -126,6 +126,8 @@ kdig @127.0.0.1 -p "$port" +notcp +ignore +bufsize=1232 +time=2 big.mailauth.tes
 "$bin" "$port" "$dir/run/knot.sock" > "$dir/out" 2>&1
 rc=$?
 [ "$rc" != 0 ] && sed 's/^/# knotd: /' "$dir/knotd.log"
+nsan=$(grep -cE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$dir/out")
+[ "$nsan" -gt 0 ] && say "WARNING: $nsan sanitizer report(s) in the output of net_knot below"
 cat "$dir/out"
 case $(tail -n 1 "$dir/out") in
 RESULT:*) ;;

@@ -3,6 +3,7 @@
 #include "resolver.h"
 #include "ut.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -643,6 +644,53 @@ t_api_and_seal(void)
 	ma_fixture_free(NULL);
 }
 
+/* Lookups from several threads on one fixture resolver. */
+static void *
+fixture_thread(void *arg)
+{
+	struct ma_resolver *r = arg;
+	static const struct { const char *name; uint16_t type; int st; } want[] = {
+		{ "example.org", MA_RR_TXT, MA_DNS_OK },
+		{ "alias2.example.org", MA_RR_A, MA_DNS_OK },
+		{ "loop1.example.org", MA_RR_A, MA_DNS_SERVFAIL },
+		{ "missing.example.org", MA_RR_A, MA_DNS_NXDOMAIN },
+		{ "empty.example.org", MA_RR_MX, MA_DNS_NODATA },
+		{ "spf.example.org", MA_RR_TXT, MA_DNS_OK },
+	};
+	long bad = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		size_t k = (size_t)i % (sizeof(want) / sizeof(want[0]));
+		struct ma_answer *a = ask(r, want[k].name, want[k].type);
+		if ((int)a->status != want[k].st)
+			bad++;
+		ma_answer_unref(a);
+	}
+	return (void *)bad;
+}
+
+static void
+t_threads(void)
+{
+	char err[256] = "";
+	struct ma_resolver *r = load(corpus_json, err, sizeof(err));
+	pthread_t th[4];
+
+	REQUIRE(r);
+	for (int i = 0; i < 4; i++)
+		REQUIRE(pthread_create(&th[i], NULL, fixture_thread, r) == 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad = NULL;
+		pthread_join(th[i], &bad);
+		CHECK_INT((long)bad, 0);
+	}
+	/* The shared answers' counts came back down. */
+	struct ma_answer *a = ask(r, "example.org", MA_RR_TXT);
+	CHECK_INT(a->refs, 2);
+	ma_answer_unref(a);
+	ma_resolver_free(r);
+}
+
 int
 main(void)
 {
@@ -663,5 +711,6 @@ main(void)
 	RUN(t_malformed_json);
 	RUN(t_load_file);
 	RUN(t_api_and_seal);
+	RUN(t_threads);
 	return UT_END();
 }

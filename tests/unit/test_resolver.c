@@ -5,7 +5,9 @@
 #include "util.h"
 #include "ut.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <unistd.h>
 
 /* ---- a recording backend through the public ops interface ---- */
 
@@ -45,7 +47,9 @@ rec_free(void *impl)
 	((struct rec *)impl)->freed++;
 }
 
-static const struct ma_resolver_ops rec_ops = { "recorder", rec_lookup, rec_free };
+static const struct ma_resolver_ops rec_ops = {
+	.name = "recorder", .lookup = rec_lookup, .free = rec_free,
+};
 
 /* A backend that forgets to answer one query. */
 static void
@@ -55,7 +59,9 @@ lazy_lookup(void *impl, struct ma_query *q, size_t n, int64_t deadline)
 		q[i].ans = ma_answer_status(MA_DNS_NXDOMAIN);
 }
 
-static const struct ma_resolver_ops lazy_ops = { "lazy", lazy_lookup, rec_free };
+static const struct ma_resolver_ops lazy_ops = {
+	.name = "lazy", .lookup = lazy_lookup, .free = rec_free,
+};
 
 static void
 t_backend_batch(void)
@@ -136,6 +142,67 @@ t_backend_missing_answer(void)
 	CHECK_INT(q[0].ans->status, MA_DNS_ERROR);
 	CHECK_INT(q[1].ans->status, MA_DNS_NXDOMAIN);
 	ma_query_release(q, 2);
+	ma_resolver_free(r);
+}
+
+/* A backend that is not marked reentrant never runs twice at once on
+ * one handle, however many threads share it. */
+struct serial {
+	int inside, max_inside, calls;
+};
+
+static void
+serial_lookup(void *impl, struct ma_query *q, size_t n, int64_t deadline)
+{
+	struct serial *s = impl;
+	int now = __atomic_add_fetch(&s->inside, 1, __ATOMIC_SEQ_CST);
+	int seen = __atomic_load_n(&s->max_inside, __ATOMIC_SEQ_CST);
+
+	while (now > seen && !__atomic_compare_exchange_n(&s->max_inside, &seen, now, false,
+	    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+	__atomic_add_fetch(&s->calls, 1, __ATOMIC_SEQ_CST);
+	usleep(200);	/* widen the window for an overlap */
+	for (size_t i = 0; i < n; i++)
+		q[i].ans = ma_answer_status(MA_DNS_NODATA);
+	__atomic_sub_fetch(&s->inside, 1, __ATOMIC_SEQ_CST);
+}
+
+static void
+serial_free(void *impl)
+{
+}
+
+static const struct ma_resolver_ops serial_ops = {
+	.name = "serial", .lookup = serial_lookup, .free = serial_free,
+};
+
+static void *
+serial_thread(void *arg)
+{
+	struct ma_resolver *r = arg;
+
+	for (int i = 0; i < 50; i++) {
+		struct ma_answer *a = ma_resolve1(r, NULL, "same.test", MA_RR_A);
+		ma_answer_unref(a);
+	}
+	return NULL;
+}
+
+static void
+t_backend_serialized(void)
+{
+	struct serial s = { 0 };
+	struct ma_resolver *r = ma_resolver_new(&serial_ops, &s);
+	pthread_t th[4];
+
+	REQUIRE(r);
+	for (int i = 0; i < 4; i++)
+		REQUIRE(pthread_create(&th[i], NULL, serial_thread, r) == 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	CHECK_INT(s.calls, 200);
+	CHECK_INT(s.max_inside, 1);
 	ma_resolver_free(r);
 }
 
@@ -419,6 +486,7 @@ main(void)
 	RUN(t_backend_batch);
 	RUN(t_backend_large_batch);
 	RUN(t_backend_missing_answer);
+	RUN(t_backend_serialized);
 	RUN(t_budget_max_queries);
 	RUN(t_budget_bad_names_not_counted);
 	RUN(t_budget_counts_cache_hits);

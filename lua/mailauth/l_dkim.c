@@ -1,0 +1,193 @@
+/* mailauth.core: DKIM verify, sign and key generation. */
+#include "lmailauth.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SIGS 32
+
+/* dkim_verify(msg, opts) -> { {result=, reason=, domain=, ...}, ... } */
+int
+lm_dkim_verify(lua_State *L)
+{
+	const struct ma_msg *m = lm_check_message(L, 1);
+	struct ma_budget budget, *b;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	struct lresolver *lr = lm_opt_resolver(L, 2);
+	struct ma_dkim_verify_opts o = {
+		.max_signatures = (unsigned)lm_opt_number(L, 2, "max_signatures", 10),
+		.legacy = lm_opt_bool(L, 2, "legacy", false),
+		.min_rsa_bits = (unsigned)lm_opt_number(L, 2, "min_rsa_bits", 0),
+		.now = (int64_t)lm_opt_number(L, 2, "now", 0),
+		.clock_skew = (unsigned)lm_opt_number(L, 2, "clock_skew", 300),
+		.strict_length = lm_opt_bool(L, 2, "strict_length", false),
+		.keys = lr->keys,
+	};
+	b = lm_budget_arg(L, 2, &budget);
+	struct ma_dkim_sig *sigs = lua_newuserdatauv(L, MAX_SIGS * sizeof(*sigs), 0);
+	lr->L = L;
+	size_t n = ma_dkim_verify(lr->r, b, m, &o, sigs, MAX_SIGS);
+	lr->L = NULL;
+
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct ma_dkim_sig *s = &sigs[i];
+		lua_createtable(L, 0, 16);
+		lm_set_str(L, "result", ma_dkim_result_name(s->result));
+		lm_set_str(L, "reason", s->reason);
+		lm_set_str(L, "domain", s->domain);
+		lm_set_str(L, "selector", s->selector);
+		lm_set_str(L, "algorithm", s->algorithm);
+		lm_set_str(L, "identity", s->identity);
+		lm_set_str(L, "canonicalization", s->canon);
+		lm_set_str(L, "header_b", s->header_b);
+		lm_set_int(L, "bits", s->bits);
+		lua_pushboolean(L, s->testing);
+		lua_setfield(L, -2, "testing");
+		if (s->body_length >= 0) {
+			lm_set_int(L, "body_length", s->body_length);
+			lua_pushboolean(L, s->body_partial);
+			lua_setfield(L, -2, "body_partial");
+		}
+		if (s->timestamp >= 0)
+			lm_set_int(L, "timestamp", s->timestamp);
+		if (s->expiration >= 0)
+			lm_set_int(L, "expiration", s->expiration);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* dkim_sign(msg, { {key=|key_file=, domain=, selector=, ...}, ... }) ->
+ * { "DKIM-Signature: ...", ... } (CRLF folding, no final CRLF) */
+int
+lm_dkim_sign(lua_State *L)
+{
+	const struct ma_msg *m = lm_check_message(L, 1);
+	struct ma_dkim_signer sg[16];
+	struct ma_dkim_key *keys[16] = { 0 };
+	char *out[16];
+	const char *alg[16];
+	char err[256] = "";
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_Integer n = luaL_len(L, 2);
+	if (n < 1 || n > 16)
+		return luaL_argerror(L, 2, "between 1 and 16 signers expected");
+	memset(sg, 0, sizeof(sg));
+	for (lua_Integer i = 0; i < n; i++) {
+		lua_rawgeti(L, 2, i + 1);
+		int t = lua_gettop(L);
+		luaL_checktype(L, t, LUA_TTABLE);
+		sg[i].domain = lm_opt_string(L, t, "domain", NULL);
+		sg[i].selector = lm_opt_string(L, t, "selector", NULL);
+		sg[i].identity = lm_opt_string(L, t, "identity", NULL);
+		sg[i].headers = lm_opt_string(L, t, "headers", NULL);
+		const char *c = lm_opt_string(L, t, "canonicalization", "relaxed/relaxed");
+		sg[i].simple_headers = strncmp(c, "simple", 6) == 0;
+		const char *slash = strchr(c, '/');
+		sg[i].simple_body = slash && strcmp(slash + 1, "simple") == 0;
+		sg[i].timestamp = (int64_t)lm_opt_number(L, t, "timestamp", 0);
+		sg[i].expire_after = (int64_t)lm_opt_number(L, t, "expire_after", 0);
+		alg[i] = lm_opt_string(L, t, "algorithm", NULL);
+		if (sg[i].domain == NULL || sg[i].selector == NULL) {
+			for (lua_Integer k = 0; k < i; k++)
+				ma_dkim_key_free(keys[k]);
+			return luaL_error(L, "signer %d needs 'domain' and 'selector'", (int)i + 1);
+		}
+		/* Keys are loaded after the strings so that an error cannot leak them. */
+		lua_pop(L, 1);	/* strings stay referenced by the signer table */
+	}
+	for (lua_Integer i = 0; i < n; i++) {
+		lua_rawgeti(L, 2, i + 1);
+		/* Nothing here raises while keys are held: errors are collected
+		 * and raised after the keys are freed. */
+		struct ma_dkim_key *k = NULL;
+		lua_getfield(L, -1, "key");
+		lua_getfield(L, -2, "key_file");
+		bool has = lua_type(L, -2) == LUA_TSTRING || lua_type(L, -1) == LUA_TSTRING;
+		lua_pop(L, 2);
+		if (has) {
+			char e[256];
+			size_t len;
+			lua_getfield(L, -1, "key");
+			if (lua_type(L, -1) == LUA_TSTRING) {
+				const char *pem = lua_tolstring(L, -1, &len);
+				k = ma_dkim_key_load_pem(pem, len, e, sizeof(e));
+			} else {
+				lua_getfield(L, -2, "key_file");
+				k = ma_dkim_key_load_file(lua_tostring(L, -1), e, sizeof(e));
+				lua_pop(L, 1);
+			}
+			lua_pop(L, 1);
+			if (k == NULL)
+				ma_strlcpy(err, e, sizeof(err));
+		} else
+			ma_strlcpy(err, "a signer needs 'key' (PEM text) or 'key_file'", sizeof(err));
+		lua_pop(L, 1);
+		if (k == NULL) {
+			for (lua_Integer j = 0; j < i; j++)
+				ma_dkim_key_free(keys[j]);
+			return luaL_error(L, "signer %d: %s", (int)i + 1, err);
+		}
+		keys[i] = k;
+		sg[i].key = k;
+		if (alg[i] && strcmp(alg[i], strcmp(ma_dkim_key_type(k), "rsa") == 0 ? "rsa-sha256" :
+		    "ed25519-sha256") != 0) {
+			for (lua_Integer j = 0; j <= i; j++)
+				ma_dkim_key_free(keys[j]);
+			return luaL_error(L, "signer %d: the key is %s, not %s", (int)i + 1,
+			    ma_dkim_key_type(k), alg[i]);
+		}
+	}
+	size_t made = ma_dkim_sign(m, sg, (size_t)n, out, err, sizeof(err));
+	for (lua_Integer i = 0; i < n; i++)
+		ma_dkim_key_free(keys[i]);
+	if (made < (size_t)n) {
+		for (lua_Integer i = 0; i < n; i++)
+			free(out[i]);
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	lua_createtable(L, (int)n, 0);
+	for (lua_Integer i = 0; i < n; i++) {
+		lua_pushstring(L, out[i]);
+		free(out[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+/* dkim_keygen{type=, bits=, domain=, selector=} ->
+ * {private_key=PEM, record=TXT text, name=owner, type=, bits=} */
+int
+lm_dkim_keygen(lua_State *L)
+{
+	char err[256], rec[4096];
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	const char *type = lm_opt_string(L, 1, "type", "rsa");
+	unsigned bits = (unsigned)lm_opt_number(L, 1, "bits", 2048);
+	const char *domain = lm_opt_string(L, 1, "domain", NULL);
+	const char *selector = lm_opt_string(L, 1, "selector", NULL);
+	struct ma_dkim_key *k = ma_dkim_key_generate(type, bits, err, sizeof(err));
+	if (k == NULL)
+		return luaL_error(L, "%s", err);
+	char *pem = ma_dkim_key_pem(k);
+	ma_dkim_key_record(k, rec, sizeof(rec));
+	lua_createtable(L, 0, 5);
+	lm_set_str(L, "type", ma_dkim_key_type(k));
+	lm_set_int(L, "bits", ma_dkim_key_bits(k));
+	lm_set_str(L, "record", rec);
+	if (pem)
+		lm_set_str(L, "private_key", pem);
+	if (domain && selector) {
+		lua_pushfstring(L, "%s._domainkey.%s", selector, domain);
+		lua_setfield(L, -2, "name");
+	}
+	free(pem);
+	ma_dkim_key_free(k);
+	return 1;
+}

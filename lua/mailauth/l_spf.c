@@ -1,0 +1,76 @@
+/* mailauth.core: SPF. */
+#include "lmailauth.h"
+
+#include <string.h>
+
+int
+lm_spf(lua_State *L)
+{
+	struct ma_spf_request req;
+	struct ma_spf_outcome *out;
+	struct ma_budget budget, *b;
+	char hdr[2048];
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct lresolver *lr = lm_opt_resolver(L, 1);
+
+	memset(&req, 0, sizeof(req));
+	req.ip = lm_opt_string(L, 1, "ip", NULL);
+	if (req.ip == NULL)
+		return luaL_error(L, "option 'ip' is required");
+	req.helo = lm_opt_string(L, 1, "helo", "");
+	req.mail_from = lm_opt_string(L, 1, "mail_from", "");
+	req.receiver = lm_opt_string(L, 1, "receiver", NULL);
+	req.default_explanation = lm_opt_string(L, 1, "default_explanation", NULL);
+	const char *ident = lm_opt_string(L, 1, "identity", "mailfrom");
+	if (strcmp(ident, "helo") == 0)
+		req.helo_identity = true;
+	else if (strcmp(ident, "mailfrom") != 0)
+		return luaL_error(L, "option 'identity' must be \"mailfrom\" or \"helo\"");
+	req.now = (int64_t)lm_opt_number(L, 1, "now", 0);
+	req.max_terms = (unsigned)lm_opt_number(L, 1, "max_lookups", 0);
+	req.max_void = (unsigned)lm_opt_number(L, 1, "max_void_lookups", 0);
+	b = lm_budget_arg(L, 1, &budget);
+
+	/* The outcome is large: keep it off the C stack of the interpreter. */
+	out = lua_newuserdatauv(L, sizeof(*out), 0);
+	lr->L = L;
+	int rc = ma_spf_check(lr->r, b, &req, out);
+	lr->L = NULL;
+	if (rc < 0)
+		return luaL_error(L, "invalid IP address '%s'", req.ip);
+	ma_spf_received(&req, out, hdr, sizeof(hdr));
+
+	lua_createtable(L, 0, 12);
+	lm_set_str(L, "result", ma_spf_result_name(out->result));
+	lm_set_str(L, "identity", out->helo_identity ? "helo" : "mailfrom");
+	lm_set_str(L, "domain", out->domain);
+	lm_set_str(L, "sender", out->sender);
+	lm_set_str(L, "mechanism", out->mechanism);
+	if (out->explanation[0])
+		lm_set_str(L, "explanation", out->explanation);
+	lm_set_str(L, "reason", out->reason);
+	lm_set_int(L, "lookups", out->lookups);
+	lm_set_int(L, "void_lookups", out->void_lookups);
+	lm_set_int(L, "queries", out->queries);
+	lm_set_str(L, "received_spf", hdr);
+	return 1;
+}
+
+/* spf_record_check(text) -> true | false, reason */
+int
+lm_spf_record_check(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	char reason[256];
+
+	if (ma_spf_parse_check(s, len, reason, sizeof(reason)) == 0) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lua_pushboolean(L, 0);
+	lua_pushstring(L, reason);
+	return 2;
+}
+

@@ -1,0 +1,51 @@
+/* Shared by the files of the mailauth.core Lua binding. */
+#ifndef LMAILAUTH_H
+#define LMAILAUTH_H
+
+#include "dkim.h"
+#include "ip.h"
+#include "msg.h"
+#include "resolver.h"
+#include "spf.h"
+#include "util.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#define RESOLVER_MT	"mailauth.resolver"
+#define MESSAGE_MT	"mailauth.message"
+
+struct lresolver {
+	struct ma_resolver *r;
+	struct ma_dkim_keycache *keys;	/* decoded DKIM keys, kept with the resolver */
+	lua_State *L;		/* the state running the current check (callback) */
+	int cbref;		/* registry ref of the callback, or LUA_NOREF */
+};
+
+/* Options read from a table argument; raise on a wrong type. */
+const char	*lm_opt_string(lua_State *, int t, const char *k, const char *def);
+lua_Number	 lm_opt_number(lua_State *, int t, const char *k, lua_Number def);
+bool		 lm_opt_bool(lua_State *, int t, const char *k, bool def);
+/* Fields of the result table on the stack top. */
+void		 lm_set_str(lua_State *, const char *k, const char *v);
+void		 lm_set_int(lua_State *, const char *k, lua_Integer v);
+/* budget = { queries =, timeout = } from the options at t, or NULL. */
+struct ma_budget *lm_budget_arg(lua_State *, int t, struct ma_budget *);
+
+struct lresolver *lm_check_resolver(lua_State *, int i);
+/* The options' resolver field (required). */
+struct lresolver *lm_opt_resolver(lua_State *, int t);
+const struct ma_msg *lm_check_message(lua_State *, int i);
+
+void	 lm_open_resolver(lua_State *);
+void	 lm_open_message(lua_State *);
+
+int	 lm_resolver(lua_State *);
+int	 lm_spf(lua_State *);
+int	 lm_spf_record_check(lua_State *);
+int	 lm_message(lua_State *);
+int	 lm_dkim_verify(lua_State *);
+int	 lm_dkim_sign(lua_State *);
+int	 lm_dkim_keygen(lua_State *);
+
+#endif
