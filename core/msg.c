@@ -104,7 +104,7 @@ ma_msg_add_header(struct ma_msg *m, const char *f, size_t len)
 		m->h = nh;
 		m->cap = nc;
 	}
-	if (m->used + len + extra > m->storecap) {
+	if (m->store == NULL || m->used + len + extra > m->storecap) {
 		size_t nc = m->storecap ? m->storecap : 4096;
 		while (nc < m->used + len + extra)
 			nc *= 2;

@@ -66,8 +66,10 @@ ma_resolver_backend(const struct ma_resolver *r)
 void
 ma_resolver_set_cache(struct ma_resolver *r, struct ma_cache *c)
 {
-	ma_cache_unref(r->cache);
-	r->cache = c ? ma_cache_ref(c) : NULL;
+	struct ma_cache *old = r->cache;
+
+	r->cache = c ? ma_cache_ref(c) : NULL;	/* before the release: c may be old */
+	ma_cache_unref(old);
 }
 
 #define BATCH_STACK	16

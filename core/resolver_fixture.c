@@ -328,16 +328,20 @@ static struct ma_answer *
 answer_for(const struct ma_fixture *f, const char *name, uint16_t type)
 {
 	const struct node *n = NULL;
+	char target[MA_DNS_NAME_MAX];
 
 	/* Follow CNAMEs as a recursive resolver does; 8 hops is ample and
-	 * turns a loop into SERVFAIL. */
+	 * turns a loop into SERVFAIL.  Targets keep their spelling, so they
+	 * are normalized (lower-cased) before the lookup. */
 	for (int hop = 0; hop <= 8; hop++) {
 		n = lookup(f, name);
 		if (n == NULL)
 			return ma_answer_status(MA_DNS_NXDOMAIN);
 		if (n->cname == NULL || type == MA_RR_CNAME)
 			break;
-		name = n->cname;
+		if (!ma_dns_name_normalize(n->cname, strlen(n->cname), target))
+			return ma_answer_status(MA_DNS_SERVFAIL);
+		name = target;
 		if (hop == 8)
 			return ma_answer_status(MA_DNS_SERVFAIL);
 	}

@@ -18,6 +18,7 @@
 struct net {
 	ares_channel ch;
 	int edns;		/* EDNS0 payload size in our queries; 0 = none */
+	int64_t max_ms;		/* a batch's own limit: timeout x tries x servers */
 };
 
 struct pending_q {
@@ -150,18 +151,24 @@ parse_answer(const unsigned char *abuf, int alen, uint16_t qtype)
 			break;
 		case MA_RR_TXT:
 		case MA_RR_SPF: {
-			struct ma_txt_string st[256];
+			/* rdlen < 65536 and each string costs at least one octet. */
+			struct ma_txt_string *st = malloc(((size_t)rdlen + 1) * sizeof(*st));
 			size_t n = 0, off = 0;
+			if (st == NULL)
+				goto bad;
 			while (off < rdlen) {
 				size_t sl = rd[off];
-				if (off + 1 + sl > rdlen || n == 256)
+				if (off + 1 + sl > rdlen) {
+					free(st);
 					goto bad;
+				}
 				st[n].data = rd + off + 1;
 				st[n].len = sl;
 				n++;
 				off += 1 + sl;
 			}
 			ma_ab_add_txt(b, type, st, n, ttl);
+			free(st);
 			break;
 		}
 		default:
@@ -211,6 +218,11 @@ net_lookup(void *impl, struct ma_query *q, size_t n, int64_t deadline)
 	struct pending_q pstack[16], *pq = pstack;
 	size_t left = 0;
 
+	/* c-ares doubles the timeout on every round over the servers
+	 * (timeout << round): cap the batch at timeout_ms * tries per server. */
+	int64_t cap = ma_now_ms() + nt->max_ms;
+	if (deadline == 0 || cap < deadline)
+		deadline = cap;
 	if (n > 16 && (pq = calloc(n, sizeof(*pq))) == NULL) {
 		for (size_t i = 0; i < n; i++)
 			q[i].ans = ma_answer_status(MA_DNS_ERROR);
@@ -236,14 +248,18 @@ net_lookup(void *impl, struct ma_query *q, size_t n, int64_t deadline)
 	while (left) {
 		ares_socket_t socks[ARES_GETSOCK_MAXNUM];
 		struct pollfd pfd[ARES_GETSOCK_MAXNUM];
-		int bits = ares_getsock(nt->ch, socks, ARES_GETSOCK_MAXNUM), nfd = 0;
+		/* Not ARES_GETSOCK_READABLE/WRITABLE: they shift a signed 1 by up
+		 * to 31 (undefined behaviour, flagged by UBSan). */
+		unsigned bits = (unsigned)ares_getsock(nt->ch, socks, ARES_GETSOCK_MAXNUM);
+		int nfd = 0;
 
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			if (!ARES_GETSOCK_READABLE(bits, i) && !ARES_GETSOCK_WRITABLE(bits, i))
+			bool rd = (bits & (1u << i)) != 0;
+			bool wr = (bits & (1u << (i + ARES_GETSOCK_MAXNUM))) != 0;
+			if (!rd && !wr)
 				continue;
 			pfd[nfd].fd = socks[i];
-			pfd[nfd].events = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-			    (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+			pfd[nfd].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
 			pfd[nfd].revents = 0;
 			nfd++;
 		}
@@ -366,7 +382,11 @@ ma_resolver_new_net(const struct ma_net_opts *o, char *err, size_t errlen)
 	if (o->servers && !servers_csv(o->servers, csv, sizeof(csv), err, errlen))
 		return NULL;
 	memset(&ao, 0, sizeof(ao));
-	ao.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_STAYOPEN;
+	/* NOCHECKRESP: c-ares (1.18) otherwise swallows SERVFAIL, REFUSED and
+	 * NOTIMP answers and reports ARES_ECONNREFUSED; we want the rcode
+	 * (parse_answer maps 2 to SERVFAIL, the others to ERROR). */
+	ao.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_STAYOPEN |
+	    ARES_FLAG_NOCHECKRESP;
 	if (o->tcp)
 		ao.flags |= ARES_FLAG_USEVC;
 	if (o->edns_size != 1) {
@@ -395,5 +415,13 @@ ma_resolver_new_net(const struct ma_net_opts *o, char *err, size_t errlen)
 		net_free(nt);
 		return NULL;
 	}
+	int nservers = 0;
+	struct ares_addr_port_node *sv = NULL;
+	if (ares_get_servers_ports(nt->ch, &sv) == ARES_SUCCESS) {
+		for (struct ares_addr_port_node *s = sv; s; s = s->next)
+			nservers++;
+		ares_free_data(sv);
+	}
+	nt->max_ms = (int64_t)ao.timeout * ao.tries * (nservers ? nservers : 1);
 	return ma_resolver_new(&net_ops, nt);
 }
