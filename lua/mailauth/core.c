@@ -98,6 +98,8 @@ static const luaL_Reg funcs[] = {
 	{ "dkim_verify", lm_dkim_verify },
 	{ "dkim_sign", lm_dkim_sign },
 	{ "dkim_keygen", lm_dkim_keygen },
+	{ "dmarc", lm_dmarc },
+	{ "psl", lm_psl },
 	{ NULL, NULL },
 };
 
@@ -106,6 +108,7 @@ luaopen_mailauth_core(lua_State *L)
 {
 	lm_open_resolver(L);
 	lm_open_message(L);
+	lm_open_psl(L);
 	luaL_newlib(L, funcs);
 	lua_pushliteral(L, "0.1.0");
 	lua_setfield(L, -2, "version");

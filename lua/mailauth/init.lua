@@ -78,6 +78,20 @@ M.dkim.sign = core.dkim_sign
 -- -> { private_key = PEM (PKCS#8), record = "v=DKIM1; k=...; p=...", name =, type, bits }
 M.dkim.keygen = core.dkim_keygen
 
+-- mailauth.dmarc{ from_domain = | message =, spf = <spf result or {domain, result}>,
+--   dkim = <dkim.verify result or { {domain, result}, ... }>, resolver =,
+--   rfc7489 = false, psl = mailauth.psl(), check_reports = false, budget = }
+-- returns { result, reason, policy, requested_policy, policy_tag, testing,
+--   disposition, domain (= policy_domain), author_domain, org_domain, record,
+--   tags, alignment = { spf = {aligned, mode, domain}, dkim = {...} },
+--   rua, ruf, discovery, author_exists, from_status, queries }
+function M.dmarc(opts)
+  return core.dmarc(with_resolver("dmarc", opts))
+end
+
+-- mailauth.psl([path]): the Public Suffix List (RFC 7489 mode); psl:org_domain(name)
+M.psl = core.psl
+
 M.DKIM_RESULTS = { "pass", "fail", "neutral", "policy", "permerror", "temperror" }
 
 M.SPF_RESULTS = { "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror" }

@@ -2,7 +2,9 @@
 #ifndef LMAILAUTH_H
 #define LMAILAUTH_H
 
+#include "authres.h"
 #include "dkim.h"
+#include "dmarc.h"
 #include "ip.h"
 #include "msg.h"
 #include "resolver.h"
@@ -39,6 +41,7 @@ const struct ma_msg *lm_check_message(lua_State *, int i);
 
 void	 lm_open_resolver(lua_State *);
 void	 lm_open_message(lua_State *);
+void	 lm_open_psl(lua_State *);
 
 int	 lm_resolver(lua_State *);
 int	 lm_spf(lua_State *);
@@ -47,5 +50,7 @@ int	 lm_message(lua_State *);
 int	 lm_dkim_verify(lua_State *);
 int	 lm_dkim_sign(lua_State *);
 int	 lm_dkim_keygen(lua_State *);
+int	 lm_dmarc(lua_State *);
+int	 lm_psl(lua_State *);
 
 #endif
