@@ -203,7 +203,8 @@ stag(struct sbuf *s, const char *tag, const char *val, bool first)
 {
 	if (!first)
 		sputs(s, ";");
-	if (s->line + strlen(tag) + strlen(val) + 2 > 78)
+	/* " tag=val;" must fit: the ';' that follows is on this line too. */
+	if (s->line + strlen(tag) + strlen(val) + 3 > 78)
 		sputs(s, "\r\n\t");
 	else if (!first)
 		sputs(s, " ");
@@ -253,6 +254,69 @@ header_list(const struct ma_msg *m, const char *given, struct sbuf *out)
 	}
 }
 
+/* A domain name or selector as the verifier accepts it (letters, digits,
+ * '-', '_', dots between labels). */
+static bool
+name_ok(const char *d)
+{
+	size_t n = strlen(d);
+
+	if (n == 0 || n > 253 || d[0] == '.' || d[n - 1] == '.' || strstr(d, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(ma_isalnum(d[i]) || d[i] == '-' || d[i] == '_' || d[i] == '.'))
+			return false;
+	return true;
+}
+
+/* The signer's own checks: what it writes must parse, and verify. */
+static bool
+signer_ok(const struct ma_dkim_signer *sg, char *err, size_t errlen)
+{
+	if (!name_ok(sg->domain) || !name_ok(sg->selector)) {
+		ma_bprintf(err, errlen, "invalid domain or selector");
+		return false;
+	}
+	if (sg->identity) {
+		const char *at = strrchr(sg->identity, '@');
+		size_t il = at ? strlen(at + 1) : 0, dl = strlen(sg->domain);
+		for (const char *p = sg->identity; *p; p++)
+			if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == ';') {
+				ma_bprintf(err, errlen, "invalid identity (i=)");
+				return false;
+			}
+		if (at == NULL || !((il == dl && ma_strcaseeq(at + 1, il, sg->domain, dl)) ||
+		    (il > dl && at[il - dl] == '.' && ma_strcaseeq(at + 1 + il - dl, dl, sg->domain, dl)))) {
+			ma_bprintf(err, errlen, "identity (i=) is not within the domain (d=)");
+			return false;
+		}
+	}
+	if (sg->headers) {
+		bool from = false;
+		for (const char *p = sg->headers; *p;) {
+			size_t l = strcspn(p, ":");
+			size_t a = 0, b = l;
+			while (a < b && (p[a] == ' ' || p[a] == '\t'))
+				a++;
+			while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+				b--;
+			for (size_t i = a; i < b; i++)
+				if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f || p[i] == ';') {
+					ma_bprintf(err, errlen, "invalid header field name in the header list");
+					return false;
+				}
+			if (ma_strcaseeq(p + a, b - a, "from", 4))
+				from = true;
+			p += l + (p[l] == ':');
+		}
+		if (!from) {
+			ma_bprintf(err, errlen, "the header list must include From (RFC 6376 5.4)");
+			return false;
+		}
+	}
+	return true;
+}
+
 static char *
 sign_one(const struct ma_msg *m, const struct ma_dkim_signer *sg, const struct dkim_bh *bh,
     char *err, size_t errlen)
@@ -266,6 +330,9 @@ sign_one(const struct ma_msg *m, const struct ma_dkim_signer *sg, const struct d
 	EVP_MD_CTX *ctx = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
 	int64_t t = sg->timestamp == 0 ? (int64_t)time(NULL) : sg->timestamp;
+
+	if (!signer_ok(sg, err, errlen))
+		return NULL;
 
 	sputs(&s, "DKIM-Signature: ");
 	stag(&s, "v", "1", true);

@@ -72,6 +72,12 @@ ma_resolver_set_cache(struct ma_resolver *r, struct ma_cache *c)
 	ma_cache_unref(old);
 }
 
+bool
+ma_resolver_has_cache(const struct ma_resolver *r)
+{
+	return r->cache != NULL;
+}
+
 #define BATCH_STACK	16
 
 size_t

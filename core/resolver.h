@@ -57,6 +57,7 @@ void	 ma_resolver_free(struct ma_resolver *);
 const char *ma_resolver_backend(const struct ma_resolver *);
 /* Attach a cache (shared: reference-counted, thread-safe); NULL detaches. */
 void	 ma_resolver_set_cache(struct ma_resolver *, struct ma_cache *);
+bool	 ma_resolver_has_cache(const struct ma_resolver *);
 
 /* Resolve a batch.  With a budget, queries past max_queries or the deadline
  * are answered MA_DNS_LIMIT without being sent.  Returns the number of

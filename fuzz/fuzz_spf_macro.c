@@ -66,6 +66,10 @@ next_part(const uint8_t **p, const uint8_t *end, size_t *len)
 	return c;
 }
 
+#ifdef SPF_XBUF
+static char xbuf[SPF_XBUF];	/* the evaluation's expansion buffer (spf.c) */
+#endif
+
 static void
 eval_init(struct spf_eval *ev, struct ma_spf_request *req, struct ma_spf_outcome *out,
     struct ma_budget *b, void *scratch, size_t scratchlen)
@@ -76,6 +80,9 @@ eval_init(struct spf_eval *ev, struct ma_spf_request *req, struct ma_spf_outcome
 	memset(ev, 0, sizeof(*ev));
 	memset(out, 0, sizeof(*out));
 	FUZZ_REQUIRE(ma_ip_parse(&ev->ip, req->ip, strlen(req->ip)));
+#ifdef SPF_XBUF
+	ev->xbuf = xbuf;
+#endif
 	ev->r = resolver;
 	ev->budget = b;
 	ev->req = req;

@@ -8,34 +8,60 @@
  *      fuzz_common.h: A, AAAA, MX, PTR, CNAME and include/redirect targets),
  *      prefixed with "v=spf1 " when it does not start with it so that every
  *      input is evaluated, and evaluated with ma_spf_check() for an IPv4 and
- *      an IPv6 client and for the HELO identity.  The raw input is also the
+ *      an IPv6 client (the latter under a DNS budget of 12 queries), for the
+ *      HELO identity through a cache, and for one of a few unusual requests
+ *      (odd MAIL FROM forms, other limits, a bad client address).  The raw input is also the
  *      TXT record of fx.example.com, so "exp=fx.example.com" makes it the
  *      explanation string and "include:fx.example.com" recurses into it.
  * The fixture is built per input (the record is part of it).
  */
 #include "fuzz_common.h"
+#include "ip.h"
 
 #include <stdio.h>
 
 #define MAX_EVAL_LEN	8192	/* longer inputs are only parsed */
 
 static void
+evaluate_req(struct ma_resolver *r, struct ma_spf_request *req, struct ma_budget *b)
+{
+	struct ma_spf_outcome out;
+	struct ma_ip ip;
+
+	if (req->receiver == NULL)
+		req->receiver = "mx.example.org";
+	req->now = 1700000000;
+	req->default_explanation = "default: %{i} is not allowed by %{d} (%{s})";
+	int rc = ma_spf_check(r, b, req, &out);
+	if (req->ip == NULL || !ma_ip_parse(&ip, req->ip, strlen(req->ip))) {
+		FUZZ_REQUIRE(rc == -1 && out.result == MA_SPF_PERMERROR);
+		return;
+	}
+	FUZZ_REQUIRE(rc == 0);
+	fz_check_outcome(req, &out);
+}
+
+static void
 evaluate(struct ma_resolver *r, const char *ip, const char *mail_from, const char *helo,
     struct ma_budget *b)
 {
-	struct ma_spf_request req = {
-		.ip = ip,
-		.helo = helo,
-		.mail_from = mail_from,
-		.receiver = "mx.example.org",
-		.now = 1700000000,
-		.default_explanation = "default: %{i} is not allowed by %{d} (%{s})",
-	};
-	struct ma_spf_outcome out;
+	struct ma_spf_request req = { .ip = ip, .helo = helo, .mail_from = mail_from };
 
-	FUZZ_REQUIRE(ma_spf_check(r, b, &req, &out) == 0);
-	fz_check_outcome(&req, &out);
+	evaluate_req(r, &req, b);
 }
+
+/* Less usual requests, one per input (chosen by its length): odd identities,
+ * other limits, an unusable client address. */
+static const struct ma_spf_request variants[] = {
+	{ .ip = FZ_IP4, .helo = "mail.example.com", .mail_from = "@example.com", .max_terms = 3, .max_void = 1 },
+	{ .ip = FZ_IP6, .helo = "mail.example.com", .mail_from = "example.com", .max_terms = 20 },
+	{ .ip = FZ_IP4, .helo = "mail.example.com", .mail_from = "a@b@example.com" },
+	{ .ip = FZ_IP4, .helo = "mail.example.com", .mail_from = "User@EXAMPLE.COM." },
+	{ .ip = FZ_IP4, .helo = "mail.example.com", .mail_from = "x@bad..example.com" },
+	{ .ip = FZ_IP4, .helo = "nodot", .mail_from = NULL },
+	{ .ip = FZ_IP6, .helo = "example.com", .mail_from = "", .helo_identity = true, .receiver = "" },
+	{ .ip = "192.0.2.300", .helo = "mail.example.com", .mail_from = "u@example.com" },
+};
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -74,7 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	evaluate(r, FZ_IP4, "User.Name+tag@example.com", "mail.example.com", NULL);
 	struct ma_budget b;
-	ma_budget_init(&b, 40, 0);
+	ma_budget_init(&b, 12, 0);
 	evaluate(r, FZ_IP6, "user@example.com", "mail.example.com", &b);
 	/* The HELO identity (null reverse-path), through a cache. */
 	struct ma_cache *c = ma_cache_new(64, 3600, 60);
@@ -82,6 +108,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ma_resolver_set_cache(r, c);
 	ma_cache_unref(c);
 	evaluate(r, "::ffff:192.0.2.10", "", "example.com", NULL);
+	struct ma_spf_request v = variants[size % (sizeof(variants) / sizeof(variants[0]))];
+	evaluate_req(r, &v, NULL);
 
 	ma_resolver_free(r);
 	free(pub);

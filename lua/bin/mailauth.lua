@@ -140,8 +140,8 @@ function commands.dkim(args)
     json = "flag", timeout = "value" })
   local now
   if o.now then
-    now = tonumber(o.now)
-    if not now or now < 0 or now % 1 ~= 0 then usage_error("dkim: bad --now '" .. o.now .. "'") end
+    now = math.tointeger(tonumber(o.now))
+    if not now or now < 0 or now >= 2^53 then usage_error("dkim: bad --now '" .. o.now .. "'") end
   end
   local r = make_resolver(o)
   local f = stdin_message()
@@ -228,11 +228,12 @@ commands["dkim-keygen"] = function(args)
   end
   local k = mailauth.dkim.keygen{ type = t, bits = bits, domain = o.domain, selector = o.selector }
   if o.out then
-    local f = io.open(o.out, "wb")
+    -- Mode 0600 before the key is written (umask for a new file, chmod for an old one).
+    local q = "'" .. o.out:gsub("'", "'\\''") .. "'"
+    local f = os.execute("umask 077 && : 2>/dev/null > " .. q .. " && chmod 600 " .. q) and io.open(o.out, "wb")
     if not f then usage_error("dkim-keygen: cannot write '" .. o.out .. "'") end
     f:write(k.private_key)
     f:close()
-    os.execute("chmod 600 '" .. o.out:gsub("'", "'\\''") .. "'")
   end
   if o.json then
     print(json.encode({ name = k.name, record = k.record, type = k.type, bits = k.bits,

@@ -73,14 +73,22 @@ lm_set_int(lua_State *L, const char *k, lua_Integer v)
 	lua_setfield(L, -2, k);
 }
 
-/* Reads a budget option {queries=, timeout=} (or none). */
+/* The budget option: a mailauth.budget (shared by the checks of one
+ * message: its counters and deadline carry over), or a table
+ * {queries =, timeout =} for this call alone, or none. */
 struct ma_budget *
 lm_budget_arg(lua_State *L, int t, struct ma_budget *b)
 {
+	struct ma_budget *shared;
+
 	lua_getfield(L, t, "budget");
 	if (lua_isnil(L, -1)) {
 		lua_pop(L, 1);
 		return NULL;
+	}
+	if ((shared = luaL_testudata(L, -1, BUDGET_MT)) != NULL) {
+		lua_pop(L, 1);	/* the options table keeps it alive */
+		return shared;
 	}
 	luaL_checktype(L, -1, LUA_TTABLE);
 	unsigned q = (unsigned)lm_opt_number(L, lua_gettop(L), "queries", 0);
@@ -90,8 +98,37 @@ lm_budget_arg(lua_State *L, int t, struct ma_budget *b)
 	return b;
 }
 
+/* budget{queries =, timeout = seconds} -> a per-message budget */
+static int
+l_budget(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	unsigned q = (unsigned)lm_opt_number(L, 1, "queries", 0);
+	unsigned ms = (unsigned)(lm_opt_number(L, 1, "timeout", 0) * 1000);
+	struct ma_budget *b = lua_newuserdatauv(L, sizeof(*b), 0);
+	ma_budget_init(b, q, ms);
+	luaL_setmetatable(L, BUDGET_MT);
+	return 1;
+}
+
+/* b:used() -> queries so far, milliseconds left (nil without a deadline) */
+static int
+l_budget_used(lua_State *L)
+{
+	struct ma_budget *b = luaL_checkudata(L, 1, BUDGET_MT);
+	int64_t left = ma_budget_left(b);
+
+	lua_pushinteger(L, b->queries);
+	if (b->deadline)
+		lua_pushinteger(L, left);
+	else
+		lua_pushnil(L);
+	return 2;
+}
+
 static const luaL_Reg funcs[] = {
 	{ "resolver", lm_resolver },
+	{ "budget", l_budget },
 	{ "spf", lm_spf },
 	{ "spf_record_check", lm_spf_record_check },
 	{ "message", lm_message },
@@ -100,6 +137,10 @@ static const luaL_Reg funcs[] = {
 	{ "dkim_keygen", lm_dkim_keygen },
 	{ "dmarc", lm_dmarc },
 	{ "psl", lm_psl },
+	{ "authres_build", lm_authres_build },
+	{ "authres_parse", lm_authres_parse },
+	{ "authres_claims", lm_authres_claims },
+	{ "prefetch", lm_prefetch },
 	{ NULL, NULL },
 };
 
@@ -109,6 +150,12 @@ luaopen_mailauth_core(lua_State *L)
 	lm_open_resolver(L);
 	lm_open_message(L);
 	lm_open_psl(L);
+	if (luaL_newmetatable(L, BUDGET_MT)) {
+		static const luaL_Reg methods[] = { { "used", l_budget_used }, { NULL, NULL } };
+		luaL_newlib(L, methods);
+		lua_setfield(L, -2, "__index");
+	}
+	lua_pop(L, 1);
 	luaL_newlib(L, funcs);
 	lua_pushliteral(L, "0.1.0");
 	lua_setfield(L, -2, "version");

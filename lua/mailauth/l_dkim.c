@@ -3,8 +3,43 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_SIGS 32
+
+/* A time option (seconds): an integer that fits int64_t with room to add. */
+static int64_t
+opt_time(lua_State *L, int t, const char *k, int64_t def)
+{
+	lua_Number n = lm_opt_number(L, t, k, (lua_Number)def);
+
+	if (!(n < 0x1p53))
+		luaL_error(L, "option '%s' is out of range", k);
+	return (int64_t)n;
+}
+
+/* c= as RFC 6376 3.5 reads it: "header/body", the body simple when absent. */
+static bool
+parse_canon(const char *c, bool *sh, bool *sb)
+{
+	const char *slash = strchr(c, '/');
+	size_t hl = slash ? (size_t)(slash - c) : strlen(c);
+	const char *b = slash ? slash + 1 : "simple";
+
+	if (hl == 6 && strncasecmp(c, "simple", 6) == 0)
+		*sh = true;
+	else if (hl == 7 && strncasecmp(c, "relaxed", 7) == 0)
+		*sh = false;
+	else
+		return false;
+	if (strcasecmp(b, "simple") == 0)
+		*sb = true;
+	else if (strcasecmp(b, "relaxed") == 0)
+		*sb = false;
+	else
+		return false;
+	return true;
+}
 
 /* dkim_verify(msg, opts) -> { {result=, reason=, domain=, ...}, ... } */
 int
@@ -19,7 +54,7 @@ lm_dkim_verify(lua_State *L)
 		.max_signatures = (unsigned)lm_opt_number(L, 2, "max_signatures", 10),
 		.legacy = lm_opt_bool(L, 2, "legacy", false),
 		.min_rsa_bits = (unsigned)lm_opt_number(L, 2, "min_rsa_bits", 0),
-		.now = (int64_t)lm_opt_number(L, 2, "now", 0),
+		.now = opt_time(L, 2, "now", 0),
 		.clock_skew = (unsigned)lm_opt_number(L, 2, "clock_skew", 300),
 		.strict_length = lm_opt_bool(L, 2, "strict_length", false),
 		.keys = lr->keys,
@@ -85,11 +120,14 @@ lm_dkim_sign(lua_State *L)
 		sg[i].identity = lm_opt_string(L, t, "identity", NULL);
 		sg[i].headers = lm_opt_string(L, t, "headers", NULL);
 		const char *c = lm_opt_string(L, t, "canonicalization", "relaxed/relaxed");
-		sg[i].simple_headers = strncmp(c, "simple", 6) == 0;
-		const char *slash = strchr(c, '/');
-		sg[i].simple_body = slash && strcmp(slash + 1, "simple") == 0;
-		sg[i].timestamp = (int64_t)lm_opt_number(L, t, "timestamp", 0);
-		sg[i].expire_after = (int64_t)lm_opt_number(L, t, "expire_after", 0);
+		if (!parse_canon(c, &sg[i].simple_headers, &sg[i].simple_body))
+			return luaL_error(L, "signer %d: bad canonicalization '%s'", (int)i + 1, c);
+		/* timestamp = false: no t= tag at all */
+		lua_getfield(L, t, "timestamp");
+		bool no_t = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+		lua_pop(L, 1);
+		sg[i].timestamp = no_t ? -1 : opt_time(L, t, "timestamp", 0);
+		sg[i].expire_after = opt_time(L, t, "expire_after", 0);
 		alg[i] = lm_opt_string(L, t, "algorithm", NULL);
 		if (sg[i].domain == NULL || sg[i].selector == NULL) {
 			for (lua_Integer k = 0; k < i; k++)
@@ -133,12 +171,11 @@ lm_dkim_sign(lua_State *L)
 		}
 		keys[i] = k;
 		sg[i].key = k;
-		if (alg[i] && strcmp(alg[i], strcmp(ma_dkim_key_type(k), "rsa") == 0 ? "rsa-sha256" :
-		    "ed25519-sha256") != 0) {
+		const char *kt = ma_dkim_key_type(k);	/* a static string: outlives k */
+		if (alg[i] && strcmp(alg[i], strcmp(kt, "rsa") == 0 ? "rsa-sha256" : "ed25519-sha256") != 0) {
 			for (lua_Integer j = 0; j <= i; j++)
 				ma_dkim_key_free(keys[j]);
-			return luaL_error(L, "signer %d: the key is %s, not %s", (int)i + 1,
-			    ma_dkim_key_type(k), alg[i]);
+			return luaL_error(L, "signer %d: the key is %s, not %s", (int)i + 1, kt, alg[i]);
 		}
 	}
 	size_t made = ma_dkim_sign(m, sg, (size_t)n, out, err, sizeof(err));

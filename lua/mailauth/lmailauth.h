@@ -16,6 +16,7 @@
 
 #define RESOLVER_MT	"mailauth.resolver"
 #define MESSAGE_MT	"mailauth.message"
+#define BUDGET_MT	"mailauth.budget"
 
 struct lresolver {
 	struct ma_resolver *r;
@@ -31,7 +32,7 @@ bool		 lm_opt_bool(lua_State *, int t, const char *k, bool def);
 /* Fields of the result table on the stack top. */
 void		 lm_set_str(lua_State *, const char *k, const char *v);
 void		 lm_set_int(lua_State *, const char *k, lua_Integer v);
-/* budget = { queries =, timeout = } from the options at t, or NULL. */
+/* budget = mailauth.budget or { queries =, timeout = } from the options at t, or NULL. */
 struct ma_budget *lm_budget_arg(lua_State *, int t, struct ma_budget *);
 
 struct lresolver *lm_check_resolver(lua_State *, int i);
@@ -51,6 +52,10 @@ int	 lm_dkim_verify(lua_State *);
 int	 lm_dkim_sign(lua_State *);
 int	 lm_dkim_keygen(lua_State *);
 int	 lm_dmarc(lua_State *);
+int	 lm_authres_build(lua_State *);
+int	 lm_authres_parse(lua_State *);
+int	 lm_authres_claims(lua_State *);
+int	 lm_prefetch(lua_State *);
 int	 lm_psl(lua_State *);
 
 #endif

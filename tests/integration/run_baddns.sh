@@ -4,14 +4,14 @@
 #   run_baddns.sh NET_BADDNS_BINARY BADDNS_PY
 #
 # The server gets one UDP port per mode on 127.0.0.1, from $MA_BADDNS_PORTS
-# (default 53536-53540), and is stopped by its PID when the script ends, on
-# failure and on signals too.  The last line of the output is net_baddns's
+# (default 53531-53540, taken from the top down), and is stopped by its PID
+# when the script ends, on failure and on signals too.  The last line of the output is net_baddns's
 # "RESULT: N passed, M failed".
 set -u
 
 bin=${1:?usage: run_baddns.sh NET_BADDNS_BINARY BADDNS_PY}
 py=${2:?usage: run_baddns.sh NET_BADDNS_BINARY BADDNS_PY}
-range=${MA_BADDNS_PORTS:-53536-53540}
+range=${MA_BADDNS_PORTS:-53531-53540}
 python=/usr/bin/python3
 dir=
 spid=
@@ -19,6 +19,7 @@ spid=
 say() { echo "# $*"; }
 
 cleanup() {
+	[ -n "${tpid:-}" ] && kill "$tpid" 2>/dev/null && wait "$tpid" 2>/dev/null
 	if [ -n "$spid" ]; then
 		kill "$spid" 2>/dev/null
 		for _ in $(seq 50); do
@@ -65,8 +66,12 @@ while read -r mode port; do
 done < "$dir/ready"
 say "baddns.py pid $spid: ${args[*]}"
 
-"$bin" "${args[@]}" > "$dir/out" 2>&1
+"$bin" "${args[@]}" > "$dir/out" 2>&1 &
+# In the background so that a signal reaches the trap at once.
+tpid=$!
+wait "$tpid"
 rc=$?
+tpid=
 # Stop the server first so that its log (query counts) is complete.
 kill "$spid" 2>/dev/null
 wait "$spid" 2>/dev/null

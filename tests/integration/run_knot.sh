@@ -4,15 +4,16 @@
 #   run_knot.sh NET_KNOT_BINARY
 #
 # knotd serves the zones in this directory (templates) on 127.0.0.1, on the
-# first free port of $MA_KNOT_PORTS (default 53531-53535), as user nobody
-# (when started as root) from a temporary directory under /tmp.  It is
-# stopped by its PID when the script ends, on failure and on signals too.
+# first free port of $MA_KNOT_PORTS (default 53531-53540, from the bottom
+# up), as user nobody (when started as root) from a temporary directory
+# under /tmp.  It is stopped by its PID when the script ends, on failure and
+# on signals too.
 # The last line of the output is net_knot's "RESULT: N passed, M failed".
 set -u
 
 bin=${1:?usage: run_knot.sh NET_KNOT_BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-range=${MA_KNOT_PORTS:-53531-53535}
+range=${MA_KNOT_PORTS:-53531-53540}
 knotd=/usr/sbin/knotd
 knotc=/usr/sbin/knotc
 dir=
@@ -21,6 +22,7 @@ kpid=
 say() { echo "# $*"; }
 
 cleanup() {
+	[ -n "${tpid:-}" ] && kill "$tpid" 2>/dev/null && wait "$tpid" 2>/dev/null
 	if [ -n "$kpid" ]; then
 		kill "$kpid" 2>/dev/null
 		for _ in $(seq 50); do
@@ -81,6 +83,8 @@ listeners() {
 port_busy() {
 	{ ss -Hlnu "sport = :$1"; ss -Hlnt "sport = :$1"; } 2>/dev/null | grep -q .
 }
+have_ss=$(command -v ss)
+[ -n "$have_ss" ] || say "ss (iproute2) missing: ports are not checked for other listeners"
 
 lo=${range%-*}
 hi=${range#*-}
@@ -94,7 +98,8 @@ for p in $(seq "$lo" "$hi"); do
 	"${runas[@]}" "$knotd" -c "$dir/knot.conf" > "$dir/knotd.log" 2>&1 &
 	kpid=$!
 	ready=
-	for _ in $(seq 100); do
+	end=$((SECONDS + 10))
+	while [ "$SECONDS" -lt "$end" ]; do
 		kill -0 "$kpid" 2>/dev/null || break
 		got=$(kdig @127.0.0.1 -p "$p" +short +time=1 +retry=0 "nonce.mailauth.test" TXT 2>/dev/null)
 		if [ "$got" = "\"$nonce\"" ]; then
@@ -105,7 +110,7 @@ for p in $(seq "$lo" "$hi"); do
 	done
 	# Our knotd, and only it, on that port (SO_REUSEPORT would let another
 	# nobody-owned knotd share it).
-	if [ -n "$ready" ] && [ "$(listeners "$p")" = "$kpid" ]; then
+	if [ -n "$ready" ] && { [ -z "$have_ss" ] || [ "$(listeners "$p")" = "$kpid" ]; }; then
 		port=$p
 		break
 	fi
@@ -123,8 +128,12 @@ say "kdig +notcp +ignore +bufsize=1232 big.mailauth.test TXT:"
 kdig @127.0.0.1 -p "$port" +notcp +ignore +bufsize=1232 +time=2 big.mailauth.test TXT 2>&1 |
 	grep -E 'Flags|Received|WARNING' | sed 's/^/#   /'
 
-"$bin" "$port" "$dir/run/knot.sock" > "$dir/out" 2>&1
+"$bin" "$port" "$dir/run/knot.sock" > "$dir/out" 2>&1 &
+# In the background so that a signal reaches the trap at once.
+tpid=$!
+wait "$tpid"
 rc=$?
+tpid=
 [ "$rc" != 0 ] && sed 's/^/# knotd: /' "$dir/knotd.log"
 nsan=$(grep -cE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$dir/out")
 [ "$nsan" -gt 0 ] && say "WARNING: $nsan sanitizer report(s) in the output of net_knot below"

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """A misbehaving DNS server for mailauth's integration tests (stdlib only).
 
-    baddns.py --ready FILE [--ports 53536-53540] [--delay-ms 200] MODE [MODE ...]
+    baddns.py --ready FILE [--ports 53531-53540] [--delay-ms 200] MODE [MODE ...]
 
 Each MODE gets its own UDP socket on 127.0.0.1 (never another address), on
-the first free port of the range.  When every socket is bound, FILE is
+a free port of the range, tried from the top down (run_knot.sh takes knotd's
+port from the bottom up, so both can share one range).  When every socket is bound, FILE is
 written (atomically) with one "MODE PORT" line per mode; the caller waits
 for it, runs its tests, and stops the server with SIGTERM to its PID.
 
@@ -122,7 +123,7 @@ def garbage(q):
 
 
 def bind_udp(lo, hi, taken):
-    for port in range(lo, hi + 1):
+    for port in range(hi, lo - 1, -1):
         if port in taken:
             continue
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -139,7 +140,7 @@ def bind_udp(lo, hi, taken):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ready", required=True)
-    ap.add_argument("--ports", default="53536-53540")
+    ap.add_argument("--ports", default="53531-53540")
     ap.add_argument("--delay-ms", type=int, default=200)
     ap.add_argument("modes", nargs="+", choices=MODES)
     a = ap.parse_args()
