@@ -9,7 +9,7 @@ if not ok_ma then
 end
 local json = require "mailauth.json"
 
-local USAGE = [[
+local USAGE = [==[
 usage: mailauth <command> [options]
 
 commands:
@@ -20,12 +20,16 @@ commands:
           [--algorithm rsa-sha256|ed25519-sha256] [--headers a:b:c]
           [--canonicalization relaxed/relaxed] [--identity I] < MESSAGE
   dkim-keygen [--type rsa|ed25519] [--bits 2048] [--domain D --selector S] [--out FILE] [--json]
+  dmarc   --from-domain D [--spf-domain D [--spf-result R]] [--dkim-domain D [--dkim-result R]]...
+          [--dns ZONE.json | --server IP@PORT] [--rfc7489] [--psl FILE] [--reports] [--json]
+  check   --ip IP --helo NAME --mail-from ADDR [--rcpt ADDR] [--dns ZONE.json | --server IP@PORT]
+          [--rules FILE] [--authserv-id ID] [--now UNIXTIME] [--json] < MESSAGE
   version
   help
 
 --dns takes zone data in the conformance suites' zonedata format
 (name -> list of {TYPE: value}, or name -> {TYPE: [values]}).
-]]
+]==]
 
 local function usage_error(msg)
   io.stderr:write("mailauth: ", msg, "\n")
@@ -245,6 +249,89 @@ commands["dkim-keygen"] = function(args)
     local parts = {}
     for i = 1, #rec, 255 do parts[#parts + 1] = '"' .. rec:sub(i, i + 254) .. '"' end
     print(("%s IN TXT ( %s )"):format(k.name or "<selector>._domainkey.<domain>", table.concat(parts, " ")))
+  end
+  return 0
+end
+
+local RESULTS = { pass = true, fail = true, softfail = true, neutral = true, none = true,
+  temperror = true, permerror = true, policy = true }
+
+function commands.dmarc(args)
+  local o = parse(args, { ["from-domain"] = "value", ["spf-domain"] = "value", ["spf-result"] = "value",
+    ["dkim-domain"] = "list", ["dkim-result"] = "list", dns = "value", server = "value",
+    rfc7489 = "flag", psl = "value", reports = "flag", json = "flag", timeout = "value" })
+  if not o["from-domain"] then usage_error("dmarc: --from-domain is required") end
+  local spf
+  if o["spf-domain"] then
+    local res = o["spf-result"] or "pass"
+    if not RESULTS[res] then usage_error("dmarc: bad --spf-result '" .. res .. "'") end
+    spf = { domain = o["spf-domain"], result = res }
+  elseif o["spf-result"] then
+    usage_error("dmarc: --spf-result needs --spf-domain")
+  end
+  local dkim = {}
+  local dres = o["dkim-result"] or {}
+  if #dres > #(o["dkim-domain"] or {}) then usage_error("dmarc: more --dkim-result than --dkim-domain") end
+  for i, d in ipairs(o["dkim-domain"] or {}) do
+    local res = dres[i] or "pass"
+    if not RESULTS[res] then usage_error("dmarc: bad --dkim-result '" .. res .. "'") end
+    dkim[i] = { domain = d, result = res }
+  end
+  local psl
+  if o.rfc7489 then
+    local ok, p = pcall(mailauth.psl, o.psl)
+    if not ok then usage_error("dmarc: " .. tostring(p):gsub("^[^:]*:%d+: ", "")) end
+    psl = p
+  end
+  local r = make_resolver(o)
+  local res = mailauth.dmarc{ from_domain = o["from-domain"], spf = spf, dkim = dkim, resolver = r,
+    rfc7489 = o.rfc7489, psl = psl, check_reports = o.reports }
+  if o.json then
+    print(json.encode(res))
+  else
+    print(("%s: %s"):format(res.result, res.reason))
+    if res.policy then
+      print(("policy=%s (%s from %s) disposition=%s org_domain=%s"):format(res.policy,
+        res.policy_tag or "p", res.domain or "?", res.disposition, res.org_domain or "?"))
+    end
+  end
+  return 0
+end
+
+local function load_rules(path)
+  local policy = require "mailauth.policy"
+  local ok, rules = pcall(policy.load, path)
+  if not ok then usage_error(tostring(rules):gsub("^[^:]*:%d+: ", "")) end
+  return rules
+end
+
+function commands.check(args)
+  local o = parse(args, { ip = "value", helo = "value", ["mail-from"] = "value", rcpt = "value",
+    dns = "value", server = "value", rules = "value", ["authserv-id"] = "value", now = "value",
+    json = "flag", timeout = "value" })
+  if not o.ip then usage_error("check: --ip is required") end
+  if not valid_ip(o.ip) then usage_error("check: bad IP address '" .. o.ip .. "'") end
+  local now
+  if o.now then
+    now = math.tointeger(tonumber(o.now))
+    if not now or now < 0 then usage_error("check: bad --now '" .. o.now .. "'") end
+  end
+  local rules = o.rules and load_rules(o.rules) or nil
+  local r = make_resolver(o)
+  local f = stdin_message()
+  local ok, res = pcall(mailauth.check, { message = mailauth.message(f), ip = o.ip, helo = o.helo or "",
+    mail_from = o["mail-from"] or "", rcpt = o.rcpt, resolver = r, rules = rules,
+    authserv_id = o["authserv-id"] or hostname(), now = now })
+  f:close()
+  if not ok then usage_error("check: " .. tostring(res):gsub("^[^:]*:%d+: ", "")) end
+  local v = res.verdict
+  if o.json then
+    print(json.encode({ spf = res.spf, dkim = { signatures = json.array(res.dkim) }, dmarc = res.dmarc,
+      verdict = v, authentication_results = res.authentication_results,
+      forged_authentication_results = json.array(res.forged_authres), queries = res.queries }))
+  else
+    print(res.authentication_results)
+    print(("verdict: %s (%s)%s"):format(v.action, v.reason, v.override and (" override=" .. v.override) or ""))
   end
   return 0
 end

@@ -73,6 +73,12 @@ lm_set_int(lua_State *L, const char *k, lua_Integer v)
 	lua_setfield(L, -2, k);
 }
 
+void
+lm_mark_array(lua_State *L)
+{
+	luaL_setmetatable(L, ARRAY_MT);
+}
+
 /* The budget option: a mailauth.budget (shared by the checks of one
  * message: its counters and deadline carry over), or a table
  * {queries =, timeout =} for this call alone, or none. */
@@ -141,6 +147,8 @@ static const luaL_Reg funcs[] = {
 	{ "authres_parse", lm_authres_parse },
 	{ "authres_claims", lm_authres_claims },
 	{ "prefetch", lm_prefetch },
+	{ "cidr_valid", lm_cidr_valid },
+	{ "ip_in", lm_ip_in },
 	{ NULL, NULL },
 };
 
@@ -150,6 +158,8 @@ luaopen_mailauth_core(lua_State *L)
 	lm_open_resolver(L);
 	lm_open_message(L);
 	lm_open_psl(L);
+	luaL_newmetatable(L, ARRAY_MT);
+	lua_pop(L, 1);
 	if (luaL_newmetatable(L, BUDGET_MT)) {
 		static const luaL_Reg methods[] = { { "used", l_budget_used }, { NULL, NULL } };
 		luaL_newlib(L, methods);

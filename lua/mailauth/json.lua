@@ -3,7 +3,9 @@
 -- [] and not {}, and bytes that are not UTF-8 written as \u00XX.
 local M = {}
 
-local array_mt = { __name = "mailauth.json.array" }
+-- Lists made by mailauth.core carry a metatable named "mailauth.array";
+-- json.array gives Lua-made lists the same mark.
+local array_mt = { __name = "mailauth.array" }
 
 -- Marks t as a JSON array (also when empty).
 function M.array(t)
@@ -24,7 +26,8 @@ local function quote(s)
 end
 
 local function is_array(t)
-  if getmetatable(t) == array_mt then return true end
+  local mt = getmetatable(t)
+  if mt == array_mt or (type(mt) == "table" and mt.__name == "mailauth.array") then return true end
   local n = #t
   if n == 0 then return false end
   for k in pairs(t) do

@@ -91,6 +91,7 @@ lm_dkim_verify(lua_State *L)
 			lm_set_int(L, "expiration", s->expiration);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
+	lm_mark_array(L);
 	return 1;
 }
 

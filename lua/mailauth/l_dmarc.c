@@ -107,6 +107,7 @@ push_uris(lua_State *L, const struct ma_dmarc_uri *u, size_t n, bool checked)
 		lua_setfield(L, -2, "checked");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
+	lm_mark_array(L);
 }
 
 static void

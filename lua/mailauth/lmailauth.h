@@ -17,6 +17,7 @@
 #define RESOLVER_MT	"mailauth.resolver"
 #define MESSAGE_MT	"mailauth.message"
 #define BUDGET_MT	"mailauth.budget"
+#define ARRAY_MT	"mailauth.array"	/* marks lists (JSON arrays, even empty) */
 
 struct lresolver {
 	struct ma_resolver *r;
@@ -32,6 +33,8 @@ bool		 lm_opt_bool(lua_State *, int t, const char *k, bool def);
 /* Fields of the result table on the stack top. */
 void		 lm_set_str(lua_State *, const char *k, const char *v);
 void		 lm_set_int(lua_State *, const char *k, lua_Integer v);
+/* Marks the table on the stack top as a list. */
+void		 lm_mark_array(lua_State *);
 /* budget = mailauth.budget or { queries =, timeout = } from the options at t, or NULL. */
 struct ma_budget *lm_budget_arg(lua_State *, int t, struct ma_budget *);
 
@@ -56,6 +59,8 @@ int	 lm_authres_build(lua_State *);
 int	 lm_authres_parse(lua_State *);
 int	 lm_authres_claims(lua_State *);
 int	 lm_prefetch(lua_State *);
+int	 lm_cidr_valid(lua_State *);
+int	 lm_ip_in(lua_State *);
 int	 lm_psl(lua_State *);
 
 #endif
