@@ -1,0 +1,144 @@
+-- The whole pipeline (mailauth.check) and the check / dmarc commands, on
+-- the bundled example messages and zone.
+local mailauth = require "mailauth"
+local cjson = require "cjson"
+
+local cli = os.getenv("MAILAUTH_CLI") or "build/lua/bin/mailauth"
+local NOW = 1764000100
+
+local function read(p) local f = assert(io.open(p, "rb")); local d = f:read("a"); f:close(); return d end
+
+local function check(file, ip, helo, from, rules, extra)
+  local o = { message = mailauth.message("examples/messages/" .. file), ip = ip, helo = helo, mail_from = from,
+    resolver = mailauth.resolver{ fixture = "examples/zone.json" }, rules = rules,
+    authserv_id = "mx.test.example", now = NOW }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return mailauth.check(o)
+end
+
+local function run(args, input)
+  local tmp = os.tmpname()
+  local cmd = cli .. " " .. args .. (input and (" < " .. input) or "") .. " > " .. tmp .. " 2>&1; echo $?"
+  local p = io.popen(cmd)
+  local rc = tonumber(p:read("a"))
+  p:close()
+  local out = read(tmp)
+  os.remove(tmp)
+  return out, rc
+end
+
+describe("mailauth.check", function()
+  it("passes a signed message end to end", function()
+    local r = check("signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org", "rules/strict.lua")
+    assert.equal("pass", r.spf.result)
+    assert.equal(2, #r.dkim)
+    assert.equal("pass", r.dkim[1].result)
+    assert.equal("pass", r.dkim[2].result)
+    assert.equal("pass", r.dmarc.result)
+    assert.equal("accept", r.verdict.action)
+    assert.matches("^Authentication%-Results: mx%.test%.example;", r.authentication_results)
+    assert.matches("dmarc=pass header%.from=example%.org", r.authentication_results)
+    assert.matches("dkim=pass header%.d=example%.org header%.s=demo2048", r.authentication_results)
+    -- the answer to every check went through one budget
+    assert.is_true(r.queries > 0)
+  end)
+
+  it("rejects the spoofed message under the strict rules, quarantines it under the cautious ones", function()
+    local s = check("spoofed.eml", "198.18.7.7", "spoofer.example", "bounce@spoofer.example", "rules/strict.lua")
+    assert.equal("fail", s.dmarc.result)
+    assert.same({ "reject", nil }, { s.verdict.action, s.verdict.override })
+    local c = check("spoofed.eml", "198.18.7.7", "spoofer.example", "bounce@spoofer.example", "rules/cautious.lua")
+    assert.same({ "quarantine", "local_policy" }, { c.verdict.action, c.verdict.override })
+  end)
+
+  it("rescues the mailing-list copy under the cautious rules only", function()
+    local s = check("list.eml", "192.0.2.200", "relay.example.net", "demo-bounces@lists.example.net", "rules/strict.lua")
+    assert.equal("fail", s.dmarc.result)
+    assert.equal("reject", s.verdict.action)
+    local c = check("list.eml", "192.0.2.200", "relay.example.net", "demo-bounces@lists.example.net", "rules/cautious.lua")
+    assert.same({ "accept", "mailing_list" }, { c.verdict.action, c.verdict.override })
+  end)
+
+  it("finds forged Authentication-Results that claim our authserv-id", function()
+    local text = "Authentication-Results: MX.TEST.example; dmarc=pass header.from=example.org\r\n" ..
+      "Authentication-Results: other.example; spf=pass\r\n" .. read("examples/messages/spoofed.eml")
+    local r = check("spoofed.eml", "198.18.7.7", "spoofer.example", "bounce@spoofer.example", nil,
+      { message = mailauth.message(text) })
+    assert.same({ 1 }, r.forged_authres)
+    assert.equal("fail", r.dmarc.result)
+  end)
+
+  it("turns an exhausted budget into temporary errors, not passes", function()
+    local r = check("signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org", nil,
+      { budget = mailauth.budget{ queries = 1 } })
+    assert.are_not.equal("pass", r.dmarc.result)
+    assert.equal("temperror", r.spf.result)
+  end)
+end)
+
+describe("mailauth.authres", function()
+  it("writes what the parser reads back", function()
+    local h = mailauth.authres{ authserv_id = "mx.example.net",
+      spf = { result = "pass", sender = "a@example.org", identity = "mailfrom" },
+      dkim = { { result = "fail", reason = "body hash mismatch", domain = "example.org", selector = "s1", header_b = "ab/cd+ef" } },
+      dmarc = { result = "fail", author_domain = "example.org", policy = "reject", requested_policy = "reject", disposition = "reject" } }
+    local p = assert(mailauth.authres_parse(h:gsub("^Authentication%-Results:", "")))
+    assert.equal("mx.example.net", p.authserv_id)
+    assert.equal(3, #p.results)
+    assert.equal("body hash mismatch", p.results[2].reason)
+    assert.equal("ab/cd+ef", p.results[2].props["header.b"])
+    assert.equal("reject", p.results[3].props["policy.dmarc"])
+    assert.is_nil(mailauth.authres_parse(" x; spf"))
+  end)
+end)
+
+describe("mailauth check / dmarc (CLI)", function()
+  it("prints the documented JSON object", function()
+    local out, rc = run("check --ip 192.0.2.25 --helo mx1.example.org --mail-from alice@example.org " ..
+      "--dns examples/zone.json --rules rules/strict.lua --authserv-id mx.test.example --now " .. NOW .. " --json",
+      "examples/messages/signed.eml")
+    assert.equal(0, rc, out)
+    local j = cjson.decode(out)
+    assert.equal("pass", j.spf.result)
+    assert.equal(2, #j.dkim.signatures)
+    for _, k in ipairs{ "result", "policy", "disposition", "domain", "org_domain", "alignment" } do
+      assert.is_not_nil(j.dmarc[k], k)
+    end
+    assert.equal("accept", j.verdict.action)
+    assert.matches("^Authentication%-Results:", j.authentication_results)
+  end)
+
+  it("prints the header and the verdict in text mode", function()
+    local out, rc = run("check --ip 198.18.7.7 --helo spoofer.example --mail-from bounce@spoofer.example " ..
+      "--dns examples/zone.json --rules rules/cautious.lua --authserv-id mx.test.example",
+      "examples/messages/spoofed.eml")
+    assert.equal(0, rc)
+    assert.matches("Authentication%-Results: mx%.test%.example;", out)
+    assert.matches("verdict: quarantine %(.-%) override=local_policy", out)
+  end)
+
+  it("exits 2 with one line on usage errors", function()
+    for _, args in ipairs{
+      "check --ip 192.0.2.300 --dns examples/zone.json",
+      "check --ip 192.0.2.1 --rules /nonexistent.lua --dns examples/zone.json",
+      "check --ip 192.0.2.1 --dns /nonexistent.json",
+      "dmarc --dns examples/zone.json",
+      "dmarc --from-domain example.org --spf-result pass --dns examples/zone.json",
+      "dmarc --from-domain example.org --spf-domain x.example --spf-result maybe --dns examples/zone.json",
+    } do
+      local out, rc = run(args, "/dev/null")
+      assert.equal(2, rc, args .. ": " .. out)
+      assert.equal(1, select(2, out:gsub("\n", "")), args .. ": " .. out)
+    end
+  end)
+
+  it("evaluates DMARC from identities given on the command line", function()
+    local out, rc = run("dmarc --from-domain mail.example.org --dkim-domain example.org --dns examples/zone.json --json")
+    assert.equal(0, rc)
+    local j = cjson.decode(out)
+    assert.equal("pass", j.result)
+    assert.equal("example.org", j.org_domain)
+    out = run("dmarc --from-domain example.org --spf-domain example.org --spf-result fail --dns examples/zone.json --json")
+    assert.equal("fail", cjson.decode(out).result)
+  end)
+end)
