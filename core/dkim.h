@@ -49,6 +49,7 @@ struct ma_dkim_sig {
 	bool testing;			/* key t=y */
 	int64_t body_length;		/* l=, or -1 */
 	bool body_partial;		/* l= shorter than the body */
+	int64_t unsigned_bytes;		/* canonical body bytes after l=; -1 without l= */
 	int64_t timestamp, expiration;	/* t=, x=, or -1 */
 	size_t field;			/* index of the DKIM-Signature header field */
 };

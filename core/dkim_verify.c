@@ -498,6 +498,7 @@ ma_dkim_verify(struct ma_resolver *r, struct ma_budget *bud, const struct ma_msg
 		memset(v->out, 0, sizeof(*v->out));
 		v->out->field = i;
 		v->out->body_length = v->out->timestamp = v->out->expiration = -1;
+		v->out->unsigned_bytes = -1;
 		v->field = f;
 		v->bodyidx = -1;
 		parse_sig(v, &o, now);
@@ -553,6 +554,7 @@ ma_dkim_verify(struct ma_resolver *r, struct ma_budget *bud, const struct ma_msg
 				continue;
 			}
 			v->out->body_partial = (uint64_t)v->out->body_length < blen;
+			v->out->unsigned_bytes = (int64_t)(blen - (uint64_t)v->out->body_length);
 		}
 		if (bh->dlen != (unsigned)v->bhlen || memcmp(bh->digest, v->bh, bh->dlen) != 0) {
 			decide(v, MA_DKIM_FAIL, "body hash mismatch");

@@ -22,6 +22,7 @@ enum state { S_NOREC, S_REC, S_MULTI, S_ERR };
 struct entry {
 	char name[256];		/* the domain, without "_dmarc." */
 	enum state st;
+	enum ma_dns_status dns;	/* why, for S_ERR */
 	char psd;		/* of the record, for the walk */
 	char *text;		/* the record (S_REC), malloc'd */
 	size_t len;
@@ -64,12 +65,30 @@ suffix(const char *d, size_t k)
 
 /* The names a walk from start queries (RFC 9989 4.10): start, then its
  * suffixes of min(n-1, 7) labels down to one. */
+/* A name whose top label is all digits is an address, not a domain (no
+ * TLD is numeric): nothing above it is looked at. */
+static bool
+numeric_top(const char *d)
+{
+	const char *dot = strrchr(d, '.');
+	const char *top = dot ? dot + 1 : d;
+
+	if (*top == '\0')
+		return false;
+	for (; *top; top++)
+		if (!ma_isdigit(*top))
+			return false;
+	return true;
+}
+
 static size_t
 walk_names(const char *start, const char *names[WALK_MAX])
 {
 	size_t n = labels(start), k = 0;
 
 	names[k++] = start;
+	if (numeric_top(start))
+		return k;
 	for (size_t l = n - 1 < 7 ? n - 1 : 7; l >= 1; l--)
 		names[k++] = suffix(start, l);
 	return k;
@@ -100,6 +119,7 @@ take_answer(struct entry *e, const struct ma_answer *a)
 		return;
 	default:
 		e->st = S_ERR;
+		e->dns = a->status;
 		return;
 	}
 	for (size_t i = 0; i < a->nrr; i++) {
@@ -266,6 +286,17 @@ ma_dmarc_org_domain(struct ma_resolver *r, struct ma_budget *b, const char *name
 	return rc;
 }
 
+static const char *
+dns_word(enum ma_dns_status s)
+{
+	switch (s) {
+	case MA_DNS_TIMEOUT: return "timeout";
+	case MA_DNS_SERVFAIL: return "server failure";
+	case MA_DNS_LIMIT: return "budget exhausted";
+	default: return "error";
+	}
+}
+
 static bool
 same(const char *a, const char *b)
 {
@@ -298,6 +329,7 @@ enum align { A_NO, A_YES, A_UNKNOWN };
 struct ident {
 	char domain[256];
 	bool dkim;
+	int64_t unsigned_bytes;
 	enum align a;
 	bool needs_walk;
 };
@@ -415,6 +447,8 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 
 	memset(o, 0, sizeof(*o));
 	o->author_exists = -1;
+	o->dkim_unsigned = -1;
+	o->rfc7489 = req->rfc7489;
 	o->discovery = req->rfc7489 ? "psl" : "tree-walk";
 	if (c == NULL) {
 		o->result = MA_DMARC_TEMPERROR;
@@ -424,8 +458,8 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 	lower_copy(author, req->author_domain ? req->author_domain : "", sizeof(author));
 	ma_strlcpy(o->author_domain, author, sizeof(o->author_domain));
 	char norm[MA_DNS_NAME_MAX];
-	if (!ma_dns_name_normalize(author, strlen(author), norm) || strchr(author, '.') == NULL) {
-		/* A literal, a bare host name or junk publishes no DMARC. */
+	if (!ma_dns_name_normalize(author, strlen(author), norm) || author[0] == '[') {
+		/* A literal or junk publishes no DMARC. */
 		o->result = MA_DMARC_NONE;
 		ma_bprintf(o->reason, sizeof(o->reason), "'%.100s' is not a domain that can publish DMARC", author);
 		goto out;
@@ -443,7 +477,8 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 		pe = find(c, author);
 		if (pe->st == S_ERR) {
 			o->result = MA_DMARC_TEMPERROR;
-			ma_bprintf(o->reason, sizeof(o->reason), "DNS error looking up _dmarc.%s", author);
+			ma_bprintf(o->reason, sizeof(o->reason), "DNS %s looking up _dmarc.%s",
+			    dns_word(pe->dns), author);
 			goto out;
 		}
 		if (pe->st == S_MULTI) {
@@ -452,7 +487,7 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 			ma_bprintf(o->reason, sizeof(o->reason), "several DMARC records at _dmarc.%s", author);
 			goto out;
 		}
-		if (!ma_psl_org_domain(req->psl, author, org, sizeof(org)))
+		if (numeric_top(author) || !ma_psl_org_domain(req->psl, author, org, sizeof(org)))
 			ma_strlcpy(org, author, sizeof(org));
 		org_known = true;
 		own = pe->st == S_REC;
@@ -462,7 +497,8 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 			pe = find(c, org);
 			if (pe->st == S_ERR) {
 				o->result = MA_DMARC_TEMPERROR;
-				ma_bprintf(o->reason, sizeof(o->reason), "DNS error looking up _dmarc.%s", org);
+				ma_bprintf(o->reason, sizeof(o->reason), "DNS %s looking up _dmarc.%s",
+				    dns_word(pe->dns), org);
 				goto out;
 			}
 		}
@@ -474,7 +510,8 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 		struct entry *e0 = find(c, author);
 		if (e0->st == S_ERR) {
 			o->result = MA_DMARC_TEMPERROR;
-			ma_bprintf(o->reason, sizeof(o->reason), "DNS error looking up _dmarc.%s", author);
+			ma_bprintf(o->reason, sizeof(o->reason), "DNS %s looking up _dmarc.%s",
+			    dns_word(e0->dns), author);
 			goto out;
 		}
 		org_known = org_of(c, author, org, sizeof(org), &aw) == 0;
@@ -529,6 +566,7 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 	for (size_t i = 0; i < req->ndkim && nid < 17; i++)
 		if (req->dkim[i].pass && req->dkim[i].domain && *req->dkim[i].domain) {
 			lower_copy(ids[nid].domain, req->dkim[i].domain, sizeof(ids[nid].domain));
+			ids[nid].unsigned_bytes = req->dkim[i].unsigned_bytes;
 			ids[nid++].dkim = true;
 		}
 
@@ -588,10 +626,19 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 			continue;
 		if (ids[i].dkim && !o->dkim_aligned) {
 			o->dkim_aligned = true;
+			o->dkim_unsigned = ids[i].unsigned_bytes;
 			ma_strlcpy(o->dkim_domain, ids[i].domain, sizeof(o->dkim_domain));
 		} else if (!ids[i].dkim)
 			o->spf_aligned = true;
 	}
+
+	/* With no DKIM alignment, the first passing signature that left part
+	 * of the body unsigned is still reported. */
+	for (size_t i = 0; !o->dkim_aligned && i < nid; i++)
+		if (ids[i].dkim && ids[i].unsigned_bytes >= 0) {
+			o->dkim_unsigned = ids[i].unsigned_bytes;
+			break;
+		}
 
 	/* The policy (RFC 9989 4.10.1): p for the author's own record; sp or
 	 * np (non-existent author, RFC 8020) for an inherited one. */

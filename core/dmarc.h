@@ -36,6 +36,8 @@ struct ma_dmarc_record {
 	bool testing;			/* t=y */
 	bool adkim_strict, aspf_strict;
 	int pct;			/* RFC 7489 only; 100 when absent or invalid */
+	long ri;			/* RFC 7489 only (report interval); 86400 by default */
+	char rf[32];			/* RFC 7489 only (failure report format); "afrf" */
 	char fo[16];
 	size_t nrua, nruf;
 	char rua[MA_DMARC_MAX_URIS][256], ruf[MA_DMARC_MAX_URIS][256];
@@ -63,6 +65,7 @@ bool	 ma_dmarc_aligned_psl(const struct ma_psl *, const char *a, const char *b, 
 struct ma_dmarc_identity {
 	const char *domain;
 	bool pass;			/* only passing identifiers can align */
+	int64_t unsigned_bytes;		/* DKIM: body bytes an l= leaves unsigned; -1 none */
 };
 
 struct ma_dmarc_request {
@@ -103,8 +106,12 @@ struct ma_dmarc_outcome {
 	bool spf_aligned, dkim_aligned;
 	bool spf_strict, dkim_strict;
 	char dkim_domain[256];		/* the d= that aligned, or "" */
+	int64_t dkim_unsigned;		/* unsigned body bytes of the DKIM signature
+					 * reported (the aligned one, else the first
+					 * passing one that has l=); -1 none */
 	int author_exists;		/* 1, 0 (NXDOMAIN) or -1 (not asked / unknown) */
 	const char *discovery;		/* "tree-walk" or "psl" */
+	bool rfc7489;			/* the mode it ran in */
 	struct ma_dmarc_uri rua[MA_DMARC_MAX_URIS], ruf[MA_DMARC_MAX_URIS];
 	size_t nrua, nruf;
 	bool reports_checked;		/* rua/ruf external and authorized are set */

@@ -105,6 +105,8 @@ ma_dmarc_record_parse(const char *txt, size_t len, struct ma_dmarc_record *r)
 	memset(r, 0, sizeof(*r));
 	r->psd = 'u';
 	r->pct = 100;
+	r->ri = 86400;
+	ma_strlcpy(r->rf, "afrf", sizeof(r->rf));
 	while (i <= len) {
 		const char *semi = memchr(txt + i, ';', len - i);
 		size_t e = semi ? (size_t)(semi - txt) : len;
@@ -154,6 +156,20 @@ ma_dmarc_record_parse(const char *txt, size_t len, struct ma_dmarc_record *r)
 				v = v * 10 + (val[k] - '0');
 			}
 			r->pct = ok && v <= 100 ? v : 100;
+		} else if (ma_strcaseeq(name, nl, "ri", 2)) {
+			long v = 0;
+			bool ok = vl > 0 && vl <= 9;
+			for (size_t k = 0; ok && k < vl; k++) {
+				ok = ma_isdigit(val[k]);
+				v = v * 10 + (val[k] - '0');
+			}
+			r->ri = ok ? v : 86400;
+		} else if (ma_strcaseeq(name, nl, "rf", 2)) {
+			bool ok = vl > 0 && vl < sizeof(r->rf);
+			for (size_t k = 0; ok && k < vl; k++)
+				ok = ma_isalnum(val[k]) || val[k] == ':' || val[k] == '-';
+			if (ok)
+				ma_bprintf(r->rf, sizeof(r->rf), "%.*s", (int)vl, val);
 		} else if (ma_strcaseeq(name, nl, "rua", 3)) {
 			r->rua_valid = false;
 			uris(val, vl, r->rua, &r->nrua, &r->rua_valid);

@@ -134,6 +134,7 @@ function M.authres(o)
       comment = ("p=%s dis=%s"):format(dm.requested_policy or dm.policy, dm.disposition or "none")
       if dm.testing then comment = comment .. " t=y" end
     end
+    if dm.arc then comment = (comment and comment .. " " or "") .. "arc=" .. dm.arc end
     items[#items + 1] = { method = "dmarc", result = dm.result, props = props, comment = comment,
       reason = (dm.result == "permerror" or dm.result == "temperror") and dm.reason or nil }
   end

@@ -84,6 +84,8 @@ lm_dkim_verify(lua_State *L)
 			lm_set_int(L, "body_length", s->body_length);
 			lua_pushboolean(L, s->body_partial);
 			lua_setfield(L, -2, "body_partial");
+			if (s->unsigned_bytes >= 0)
+				lm_set_int(L, "unsigned_bytes", s->unsigned_bytes);
 		}
 		if (s->timestamp >= 0)
 			lm_set_int(L, "timestamp", s->timestamp);

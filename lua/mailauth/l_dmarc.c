@@ -82,6 +82,9 @@ static void
 identity(lua_State *L, int t, struct ma_dmarc_identity *id, bool *helo)
 {
 	id->domain = lm_opt_string(L, t, "domain", NULL);
+	lua_getfield(L, t, "unsigned_bytes");
+	id->unsigned_bytes = lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 ? (int64_t)lua_tointeger(L, -1) : -1;
+	lua_pop(L, 1);
 	const char *res = lm_opt_string(L, t, "result", "pass");
 	id->pass = strcmp(res, "pass") == 0;
 	if (helo)
@@ -111,9 +114,11 @@ push_uris(lua_State *L, const struct ma_dmarc_uri *u, size_t n, bool checked)
 }
 
 static void
-push_align(lua_State *L, const char *k, bool aligned, bool strict, const char *domain)
+push_align(lua_State *L, const char *k, bool aligned, bool strict, const char *domain, int64_t unsig)
 {
-	lua_createtable(L, 0, 3);
+	lua_createtable(L, 0, 4);
+	if (unsig >= 0)
+		lm_set_int(L, "unsigned_bytes", unsig);
 	lua_pushboolean(L, aligned);
 	lua_setfield(L, -2, "aligned");
 	lm_set_str(L, "mode", strict ? "strict" : "relaxed");
@@ -152,7 +157,12 @@ push_outcome(lua_State *L, const struct ma_dmarc_outcome *o, const char *spf_dom
 		lm_set_str(L, "t", r->testing ? "y" : "n");
 		lm_set_str(L, "adkim", r->adkim_strict ? "s" : "r");
 		lm_set_str(L, "aspf", r->aspf_strict ? "s" : "r");
-		lm_set_int(L, "pct", r->pct);
+		if (o->rfc7489) {
+			/* historic in RFC 9989 (9.3): reported in RFC 7489 mode only */
+			lm_set_int(L, "pct", r->pct);
+			lm_set_int(L, "ri", r->ri);
+			lm_set_str(L, "rf", r->rf);
+		}
 		if (r->fo[0])
 			lm_set_str(L, "fo", r->fo);
 		lua_setfield(L, -2, "tags");
@@ -166,8 +176,8 @@ push_outcome(lua_State *L, const struct ma_dmarc_outcome *o, const char *spf_dom
 		lm_set_str(L, "org_domain", o->org_domain);
 	lm_set_str(L, "discovery", o->discovery);
 	lua_createtable(L, 0, 2);
-	push_align(L, "spf", o->spf_aligned, o->spf_strict, o->spf_aligned ? spf_domain : NULL);
-	push_align(L, "dkim", o->dkim_aligned, o->dkim_strict, o->dkim_domain);
+	push_align(L, "spf", o->spf_aligned, o->spf_strict, o->spf_aligned ? spf_domain : NULL, -1);
+	push_align(L, "dkim", o->dkim_aligned, o->dkim_strict, o->dkim_domain, o->dkim_unsigned);
 	lua_setfield(L, -2, "alignment");
 	if (o->author_exists >= 0) {
 		lua_pushboolean(L, o->author_exists);
@@ -241,5 +251,10 @@ lm_dmarc(lua_State *L)
 	lr->L = NULL;
 	lua_pop(L, 1);
 	push_outcome(L, o, req.spf.domain);
+	/* An ARC result the caller verified elsewhere: carried for the
+	 * Authentication-Results comment and the site rules. */
+	const char *arc = lm_opt_string(L, 1, "arc", NULL);
+	if (arc)
+		lm_set_str(L, "arc", arc);
 	return 1;
 }
