@@ -59,9 +59,13 @@ parse_macro(const char *s, size_t len, size_t i, bool explain,
 	return j + 1;
 }
 
-bool
-spf_macro_valid(const char *s, size_t len, bool explain)
+/* Scans a macro-string; *macro_end (when asked) tells whether it ends with
+ * a macro-expand rather than a literal. */
+static bool
+macro_scan(const char *s, size_t len, bool explain, bool *macro_end)
 {
+	bool last = false;
+
 	for (size_t i = 0; i < len;) {
 		char c = s[i];
 		if (c == '%') {
@@ -70,6 +74,7 @@ spf_macro_valid(const char *s, size_t len, bool explain)
 			char n = s[i + 1];
 			if (n == '%' || n == '_' || n == '-') {
 				i += 2;
+				last = true;
 				continue;
 			}
 			if (n != '{')
@@ -83,13 +88,23 @@ spf_macro_valid(const char *s, size_t len, bool explain)
 			if (e == 0)
 				return false;
 			i = e;
+			last = true;
 			continue;
 		}
 		if (c == ' ' ? !explain : (c < 0x21 || c > 0x7e))
 			return false;
 		i++;
+		last = false;
 	}
+	if (macro_end)
+		*macro_end = last;
 	return true;
+}
+
+bool
+spf_macro_valid(const char *s, size_t len, bool explain)
+{
+	return macro_scan(s, len, explain, NULL);
 }
 
 static bool
@@ -113,12 +128,12 @@ toplabel_valid(const char *s, size_t len)
 bool
 spf_domain_spec_valid(const char *s, size_t len)
 {
-	if (len == 0 || !spf_macro_valid(s, len, false))
+	bool macro_end;
+
+	if (len == 0 || !macro_scan(s, len, false, &macro_end))
 		return false;
 	/* domain-end = ( "." toplabel [ "." ] ) / macro-expand */
-	if (s[len - 1] == '}')
-		return true;
-	if (len >= 2 && s[len - 2] == '%' && (s[len - 1] == '%' || s[len - 1] == '_' || s[len - 1] == '-'))
+	if (macro_end)
 		return true;
 	if (s[len - 1] == '.')
 		len--;

@@ -36,13 +36,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_txt(fx, "example.com._report._dmarc.reports.example", "v=DMARC1");
 	FUZZ_REQUIRE(ma_fixture_add_a(fx, "a.sub.example.com", "192.0.2.1"));
 	struct ma_resolver *r = ma_resolver_new_fixture(fx);
-	struct ma_dmarc_identity dk[2] = { { "example.com", true }, { "x.sub.example.com", true } };
+	struct ma_dmarc_identity dk[2] = { { "example.com", true, -1 }, { "x.sub.example.com", true, 200 } };
 	static const char *const authors[] = { "example.com", "a.sub.example.com", "ghost.sub.example.com" };
 	for (int mode = 0; mode < 2; mode++)
 		for (size_t i = 0; i < 3; i++) {
 			struct ma_dmarc_request req = {
 				.author_domain = authors[i],
-				.spf = { "sub.example.com", true },
+				.spf = { "sub.example.com", true, -1 },
 				.dkim = dk, .ndkim = (size_t)(size % 3),
 				.rfc7489 = mode == 1 && psl != NULL, .psl = psl,
 				.sample = (unsigned)(size % 100), .check_reports = true,
