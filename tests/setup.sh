@@ -9,7 +9,8 @@ dir=${1:-build}
 [ $# -gt 0 ] && shift
 
 pkgs="gcc libc6-dev pkg-config meson ninja-build lua5.4 liblua5.4-dev lua-cjson
-      libc-ares-dev libjansson-dev libssl-dev libpsl-dev publicsuffix"
+      libc-ares-dev libjansson-dev libssl-dev libpsl-dev publicsuffix libcurl4-openssl-dev
+      zlib1g-dev ca-certificates"
 if [ "$what" = test ]; then
   pkgs="$pkgs lua-busted knot knot-dnsutils clang-14 libclang-rt-14-dev python3 libspf2-dev
         python3-dkim python3-spf libopendkim-dev"

@@ -24,6 +24,8 @@ commands:
           [--dns ZONE.json | --server IP@PORT] [--rfc7489] [--psl FILE] [--reports] [--json]
   check   --ip IP --helo NAME --mail-from ADDR [--rcpt ADDR] [--dns ZONE.json | --server IP@PORT]
           [--rules FILE] [--authserv-id ID] [--now UNIXTIME] [--json] < MESSAGE
+  mta-sts DOMAIN [--server IP@PORT | --dns ZONE.json] [--cache DIR] [--ca-file F] [--port N]
+          [--mx HOST]... [--now UNIXTIME] [--force] [--json]
   version
   help
 
@@ -332,6 +334,47 @@ function commands.check(args)
   else
     print(res.authentication_results)
     print(("verdict: %s (%s)%s"):format(v.action, v.reason, v.override and (" override=" .. v.override) or ""))
+  end
+  return 0
+end
+
+commands["mta-sts"] = function(args)
+  local domain = args[1]
+  if not domain or domain:sub(1, 2) == "--" then usage_error("mta-sts: DOMAIN is required") end
+  local o = parse({ table.unpack(args, 2) }, { server = "value", dns = "value", cache = "value",
+    ["ca-file"] = "value", port = "value", mx = "list", now = "value", force = "flag", json = "flag",
+    timeout = "value" })
+  local port
+  if o.port then
+    port = math.tointeger(tonumber(o.port))
+    if not port or port < 1 or port > 65535 then usage_error("mta-sts: bad --port '" .. o.port .. "'") end
+  end
+  local now
+  if o.now then
+    now = math.tointeger(tonumber(o.now))
+    if not now or now < 0 then usage_error("mta-sts: bad --now '" .. o.now .. "'") end
+  end
+  if o["ca-file"] then
+    local f = io.open(o["ca-file"])
+    if not f then usage_error("mta-sts: cannot read '" .. o["ca-file"] .. "'") end
+    f:close()
+  end
+  local r = make_resolver(o)
+  local res = mailauth.mtasts.discover{ domain = domain, resolver = r, cache_dir = o.cache,
+    ca_file = o["ca-file"], port = port, now = now, force = o.force }
+  if o.mx and res.policy then res.delivery = mailauth.mtasts.delivery(res.policy, o.mx) end
+  if o.json then
+    print(json.encode(res))
+  else
+    print(("%s: %s"):format(res.status, res.reason))
+    if res.policy then
+      print(("mode=%s max_age=%d mx=%s (id %s, %s)"):format(res.policy.mode, res.policy.max_age,
+        table.concat(res.policy.mx, ","), res.id, res.source))
+    end
+    if res.delivery then
+      print(("delivery: tls_required=%s report_only=%s allowed=%s"):format(tostring(res.delivery.tls_required),
+        tostring(res.delivery.report_only), table.concat(res.delivery.allowed, ",")))
+    end
   end
   return 0
 end

@@ -149,6 +149,13 @@ static const luaL_Reg funcs[] = {
 	{ "prefetch", lm_prefetch },
 	{ "cidr_valid", lm_cidr_valid },
 	{ "ip_in", lm_ip_in },
+	{ "sts_record_parse", lm_sts_record_parse },
+	{ "sts_policy_parse", lm_sts_policy_parse },
+	{ "sts_mx_match", lm_sts_mx_match },
+	{ "sts_content_type_ok", lm_sts_content_type_ok },
+	{ "sts_discover", lm_sts_discover },
+	{ "sts_fetch", lm_sts_fetch },
+	{ "sts_delivery", lm_sts_delivery },
 	{ NULL, NULL },
 };
 

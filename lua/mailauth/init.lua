@@ -206,6 +206,32 @@ end
 
 M.DKIM_RESULTS = { "pass", "fail", "neutral", "policy", "permerror", "temperror" }
 
+-- MTA-STS (RFC 8461).
+M.mtasts = {
+  -- parse_record(txt) -> id | nil, reason
+  parse_record = core.sts_record_parse,
+  -- parse_policy(text) -> { version, mode, max_age, mx = {...} } | nil, reason
+  parse_policy = core.sts_policy_parse,
+  -- mx_match(pattern, host) -> boolean (a wildcard covers one left-most label)
+  mx_match = core.sts_mx_match,
+  content_type_ok = core.sts_content_type_ok,
+  -- delivery(policy, { mx hosts }) -> { tls_required, report_only, allowed }
+  delivery = core.sts_delivery,
+}
+
+-- mailauth.mtasts.discover{ domain =, resolver =, cache_dir =, ca_file =,
+--   timeout =, connect_timeout =, now =, force =, budget = }
+-- -> { status = "VALID"|"NONE"|"FETCH_ERROR", reason, record_id, policy, id,
+--      source = "fetched"|"cache", fetched, expires, fetch, cache_written }
+function M.mtasts.discover(opts)
+  return core.sts_discover(with_resolver("mtasts.discover", opts))
+end
+
+-- mailauth.mtasts.fetch{ domain =, resolver =, ca_file =, timeout = } -> { status, http_status, reason, body }
+function M.mtasts.fetch(opts)
+  return core.sts_fetch(with_resolver("mtasts.fetch", opts))
+end
+
 M.DMARC_RESULTS = { "pass", "fail", "none", "temperror", "permerror" }
 
 M.SPF_RESULTS = { "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror" }

@@ -61,6 +61,13 @@ int	 lm_authres_claims(lua_State *);
 int	 lm_prefetch(lua_State *);
 int	 lm_cidr_valid(lua_State *);
 int	 lm_ip_in(lua_State *);
+int	 lm_sts_record_parse(lua_State *);
+int	 lm_sts_policy_parse(lua_State *);
+int	 lm_sts_mx_match(lua_State *);
+int	 lm_sts_content_type_ok(lua_State *);
+int	 lm_sts_discover(lua_State *);
+int	 lm_sts_fetch(lua_State *);
+int	 lm_sts_delivery(lua_State *);
 int	 lm_psl(lua_State *);
 
 #endif
