@@ -156,6 +156,13 @@ static const luaL_Reg funcs[] = {
 	{ "sts_discover", lm_sts_discover },
 	{ "sts_fetch", lm_sts_fetch },
 	{ "sts_delivery", lm_sts_delivery },
+	{ "tlsrpt_record_parse", lm_tlsrpt_record_parse },
+	{ "tlsrpt_lookup", lm_tlsrpt_lookup },
+	{ "tlsrpt_parse", lm_tlsrpt_parse },
+	{ "tlsrpt_parse_email", lm_tlsrpt_parse_email },
+	{ "tlsrpt_gzip", lm_tlsrpt_gzip },
+	{ "tlsrpt_filename", lm_tlsrpt_filename },
+	{ "tlsrpt_aggregator", lm_tlsrpt_aggregator },
 	{ NULL, NULL },
 };
 
@@ -165,6 +172,7 @@ luaopen_mailauth_core(lua_State *L)
 	lm_open_resolver(L);
 	lm_open_message(L);
 	lm_open_psl(L);
+	lm_open_tlsrpt(L);
 	luaL_newmetatable(L, ARRAY_MT);
 	lua_pop(L, 1);
 	if (luaL_newmetatable(L, BUDGET_MT)) {

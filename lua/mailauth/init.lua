@@ -232,6 +232,26 @@ function M.mtasts.fetch(opts)
   return core.sts_fetch(with_resolver("mtasts.fetch", opts))
 end
 
+-- SMTP TLS Reporting (RFC 8460).
+M.tlsrpt = {
+  -- parse_record(txt) -> { rua = {...} } | nil, reason
+  parse_record = core.tlsrpt_record_parse,
+  -- parse(data) -> summary | nil, reason   (JSON, or gzip of JSON)
+  parse = core.tlsrpt_parse,
+  -- parse_email(msg) -> summary, attachment media type | nil, reason
+  parse_email = core.tlsrpt_parse_email,
+  -- aggregator() -> agg; agg:add{...}, agg:domains(), agg:report{...} -> JSON
+  aggregator = core.tlsrpt_aggregator,
+  gzip = core.tlsrpt_gzip,
+  -- filename{ sender, policy_domain, start, end, unique_id, gzip } (RFC 8460 5.3)
+  filename = core.tlsrpt_filename,
+}
+
+-- mailauth.tlsrpt.lookup{ domain =, resolver = } -> { status = "found"|"none"|"temperror", reason, rua }
+function M.tlsrpt.lookup(opts)
+  return core.tlsrpt_lookup(with_resolver("tlsrpt.lookup", opts))
+end
+
 M.DMARC_RESULTS = { "pass", "fail", "none", "temperror", "permerror" }
 
 M.SPF_RESULTS = { "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror" }

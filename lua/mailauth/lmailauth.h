@@ -68,6 +68,14 @@ int	 lm_sts_content_type_ok(lua_State *);
 int	 lm_sts_discover(lua_State *);
 int	 lm_sts_fetch(lua_State *);
 int	 lm_sts_delivery(lua_State *);
+int	 lm_tlsrpt_record_parse(lua_State *);
+int	 lm_tlsrpt_lookup(lua_State *);
+int	 lm_tlsrpt_parse(lua_State *);
+int	 lm_tlsrpt_parse_email(lua_State *);
+int	 lm_tlsrpt_gzip(lua_State *);
+int	 lm_tlsrpt_filename(lua_State *);
+int	 lm_tlsrpt_aggregator(lua_State *);
+void	 lm_open_tlsrpt(lua_State *);
 int	 lm_psl(lua_State *);
 
 #endif
