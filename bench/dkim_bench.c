@@ -47,7 +47,6 @@
 #include "msg.h"
 #include "resolver.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -1013,8 +1012,8 @@ agreement(struct ctx *x, enum impl im, int show)
 			for (size_t k = 0; k < n; k++) {
 				snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", k ? "," : "",
 				    ma_dkim_result_name(x->sigs[k].result));
-				snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s=%s s=%s: %s",
-				    k ? "; " : "", "d", x->sigs[k].domain, x->sigs[k].selector, x->sigs[k].reason);
+				snprintf(why + strlen(why), sizeof(why) - strlen(why), "%sd=%s s=%s: %s",
+				    k ? "; " : "", x->sigs[k].domain, x->sigs[k].selector, x->sigs[k].reason);
 			}
 		} else
 			odk_one(x->odk, m->buf, m->len, got, sizeof(got), why, sizeof(why));

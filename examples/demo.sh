@@ -29,3 +29,8 @@ grep -v '^#' examples/messages.tsv | while IFS='	' read -r file ip helo from wha
       --rules "$rules" --authserv-id mx.demo.example --now 1764000100 < "examples/messages/$file"
   done
 done
+
+echo
+echo "== mailauth audit of the example domain (exit status 1 would mean a critical finding) =="
+echo '$ mailauth audit example.org --selector demo2048 --selector demoed'
+"$ma" audit example.org --dns examples/zone.json --selector demo2048 --selector demoed || true

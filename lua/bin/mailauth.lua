@@ -25,7 +25,11 @@ commands:
   check   --ip IP --helo NAME --mail-from ADDR [--rcpt ADDR] [--dns ZONE.json | --server IP@PORT]
           [--rules FILE] [--authserv-id ID] [--now UNIXTIME] [--json] < MESSAGE
   mta-sts DOMAIN [--server IP@PORT | --dns ZONE.json] [--cache DIR] [--ca-file F] [--port N]
-          [--mx HOST]... [--now UNIXTIME] [--force] [--json]
+          [--mx HOST]... [--rules FILE] [--now UNIXTIME] [--force] [--json]
+  tlsrpt parse FILE...            (JSON, gzip, or a report e-mail) [--json]
+  tlsrpt report --outcomes FILE --org NAME --contact ADDR --sender HOST
+          --start UNIXTIME --end UNIXTIME [--report-id ID] [--out DIR]
+  audit   DOMAIN [--selector S]... [--server IP@PORT | --dns ZONE.json] [--ca-file F] [--port N] [--json]
   version
   help
 
@@ -343,7 +347,7 @@ commands["mta-sts"] = function(args)
   if not domain or domain:sub(1, 2) == "--" then usage_error("mta-sts: DOMAIN is required") end
   local o = parse({ table.unpack(args, 2) }, { server = "value", dns = "value", cache = "value",
     ["ca-file"] = "value", port = "value", mx = "list", now = "value", force = "flag", json = "flag",
-    timeout = "value" })
+    timeout = "value", rules = "value" })
   local port
   if o.port then
     port = math.tointeger(tonumber(o.port))
@@ -363,6 +367,10 @@ commands["mta-sts"] = function(args)
   local res = mailauth.mtasts.discover{ domain = domain, resolver = r, cache_dir = o.cache,
     ca_file = o["ca-file"], port = port, now = now, force = o.force }
   if o.mx and res.policy then res.delivery = mailauth.mtasts.delivery(res.policy, o.mx) end
+  if o.rules then
+    local policy = require "mailauth.policy"
+    res.outbound = policy.outbound(load_rules(o.rules), domain, res, o.mx or {})
+  end
   if o.json then
     print(json.encode(res))
   else
@@ -375,8 +383,139 @@ commands["mta-sts"] = function(args)
       print(("delivery: tls_required=%s report_only=%s allowed=%s"):format(tostring(res.delivery.tls_required),
         tostring(res.delivery.report_only), table.concat(res.delivery.allowed, ",")))
     end
+    if res.outbound then
+      local ob = res.outbound
+      print(("outbound: tls_required=%s mode=%s (%s) mx_allowed=%s: %s"):format(tostring(ob.tls_required),
+        ob.mode, ob.source, table.concat(ob.mx_allowed, ","), ob.reason))
+    end
   end
   return 0
+end
+
+local function read_all(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local d = f:read("a")
+  f:close()
+  return d
+end
+
+local function tlsrpt_parse(args)
+  local files, json_out = {}, false
+  for _, a in ipairs(args) do
+    if a == "--json" then json_out = true
+    elseif a:sub(1, 2) == "--" then usage_error("tlsrpt parse: unknown option '" .. a .. "'")
+    else files[#files + 1] = a end
+  end
+  if #files == 0 then usage_error("tlsrpt parse: FILE is required") end
+  local out = {}
+  for _, path in ipairs(files) do
+    local data = read_all(path)
+    if not data then usage_error("tlsrpt parse: cannot read '" .. path .. "'") end
+    local s, err, mt
+    if data:sub(1, 1) == "{" or data:sub(1, 2) == "\31\139" then
+      s, err = mailauth.tlsrpt.parse(data)
+    else
+      s, mt = mailauth.tlsrpt.parse_email(mailauth.message(data))
+      if not s then err, mt = mt, nil end
+    end
+    local entry = { file = path, report = s, error = err, media_type = mt }
+    out[#out + 1] = entry
+    if not json_out then
+      if not s then
+        print(("%s: not a TLS report: %s"):format(path, err))
+      else
+        print(("%s: %s, report %s, %s to %s%s"):format(path, s.organization_name, s.report_id, s.start, s["end"],
+          s.deviations > 0 and (" (" .. s.deviations .. " deviation(s) tolerated: " .. s.deviation .. ")") or ""))
+        for _, p in ipairs(s.policies) do
+          local f = {}
+          for k, v in pairs(p.failures) do f[#f + 1] = k .. "=" .. v end
+          table.sort(f)
+          print(("  %s %s: %d successful, %d failed%s"):format(p.policy_type, p.policy_domain, p.success, p.failure,
+            #f > 0 and (" (" .. table.concat(f, ", ") .. ")") or ""))
+        end
+      end
+    end
+  end
+  if json_out then print(json.encode(json.array(out))) end
+  return 0
+end
+
+-- Outcomes: one JSON object per line, with the fields of agg:add
+-- (policy_domain, policy_type, policy_string, mx_host, success, result_type, ...).
+local function tlsrpt_report(args)
+  local o = parse(args, { outcomes = "value", org = "value", contact = "value", sender = "value",
+    start = "value", ["end"] = "value", ["report-id"] = "value", out = "value" })
+  for _, k in ipairs{ "outcomes", "org", "contact", "sender", "start", "end" } do
+    if not o[k] then usage_error("tlsrpt report: --" .. k .. " is required") end
+  end
+  local t0, t1 = math.tointeger(tonumber(o.start)), math.tointeger(tonumber(o["end"]))
+  if not t0 or not t1 or t1 < t0 then usage_error("tlsrpt report: bad --start/--end") end
+  local f = io.open(o.outcomes)
+  if not f then usage_error("tlsrpt report: cannot read '" .. o.outcomes .. "'") end
+  local cjson = require "cjson"
+  local agg = mailauth.tlsrpt.aggregator()
+  local n = 0
+  for line in f:lines() do
+    if line:match("%S") then
+      n = n + 1
+      local ok, s = pcall(cjson.decode, line)
+      if not ok or type(s) ~= "table" then usage_error(("tlsrpt report: line %d is not a JSON object"):format(n)) end
+      if s.count then s.count = math.tointeger(s.count) end
+      local added, err = agg:add(s)
+      if not added then usage_error(("tlsrpt report: line %d: %s"):format(n, err)) end
+    end
+  end
+  f:close()
+  local id = o["report-id"] or ("%d.%s"):format(t0, o.sender)
+  for _, dom in ipairs(agg:domains()) do
+    local report = agg:report{ policy_domain = dom, organization_name = o.org, contact_info = o.contact,
+      report_id = id .. "." .. dom, start = t0, ["end"] = t1 }
+    if o.out then
+      local name = o.out .. "/" .. mailauth.tlsrpt.filename{ sender = o.sender, policy_domain = dom,
+        start = t0, ["end"] = t1, gzip = true }
+      local w = io.open(name, "wb")
+      if not w then usage_error("tlsrpt report: cannot write '" .. name .. "'") end
+      w:write(mailauth.tlsrpt.gzip(report))
+      w:close()
+      print(name)
+    else
+      print(report)
+    end
+  end
+  return 0
+end
+
+function commands.tlsrpt(args)
+  local sub = args[1]
+  local rest = { table.unpack(args, 2) }
+  if sub == "parse" then return tlsrpt_parse(rest) end
+  if sub == "report" then return tlsrpt_report(rest) end
+  usage_error("tlsrpt: expected 'parse' or 'report'")
+end
+
+function commands.audit(args)
+  local domain = args[1]
+  if not domain or domain:sub(1, 2) == "--" then usage_error("audit: DOMAIN is required") end
+  local o = parse({ table.unpack(args, 2) }, { selector = "list", server = "value", dns = "value",
+    ["ca-file"] = "value", port = "value", json = "flag", timeout = "value", now = "value" })
+  local port = o.port and math.tointeger(tonumber(o.port))
+  if o.port and (not port or port < 1 or port > 65535) then usage_error("audit: bad --port") end
+  local r = make_resolver(o)
+  local audit = require "mailauth.audit"
+  local rep = audit.run(mailauth, { domain = domain, resolver = r, selectors = o.selector,
+    ca_file = o["ca-file"], port = port, now = o.now and math.tointeger(tonumber(o.now)) or nil })
+  if o.json then
+    print(json.encode(rep))
+  else
+    local mark = { ok = "[ok]  ", info = "[info]", warning = "[warn]", critical = "[FAIL]" }
+    print("mail posture of " .. rep.domain)
+    for _, f in ipairs(rep.findings) do
+      print(("%s %-8s %s"):format(mark[f.severity], f.area, f.finding))
+      if f.fix then print(("               fix: %s"):format(f.fix)) end
+    end
+  end
+  return rep.critical and 1 or 0
 end
 
 function commands.version()

@@ -154,6 +154,69 @@ function M.inbound(rules, r)
     departs and "local_policy" or nil)
 end
 
+-- The outbound face: what a delivery to `domain` must do, from its MTA-STS
+-- outcome (mailauth.mtasts.discover) and the site's rules:
+--   rules.outbound = {
+--     require_tls = policy.domains{ "gov.uk" },        -- verified TLS, MTA-STS or not
+--     require_tls_except = policy.domains{ "legacy.gov.uk" },
+--     mta_sts = { ["example.com"] = "testing" },       -- per-domain mode override
+--   }
+-- returns { tls_required, verify_names = {...}, mx_allowed = {...},
+--   mode = "enforce"|"testing"|"none", source = "mta-sts"|"rules"|"none", reason }
+local MODES = { enforce = true, testing = true, none = true }
+
+local function suffix_lookup(map, domain)
+  domain = lower(domain)
+  local best, bestlen
+  for k, v in pairs(map or {}) do
+    local d = lower(k)
+    if (domain == d or domain:sub(-#d - 1) == "." .. d) and (not bestlen or #d > bestlen) then
+      best, bestlen = v, #d
+    end
+  end
+  return best
+end
+
+function M.outbound(rules, domain, sts, mx)
+  local out = (rules and rules.outbound) or {}
+  mx = mx or {}
+  local mode, source = "none", "none"
+  local policy = sts and sts.status == "VALID" and sts.policy or nil
+  if policy then mode, source = policy.mode, "mta-sts" end
+  local override = suffix_lookup(out.mta_sts, domain)
+  if override then
+    if not MODES[override] then error("rules: outbound.mta_sts: unknown mode '" .. tostring(override) .. "'", 2) end
+    if override ~= mode then mode, source = override, "rules" end
+  end
+  local allowed = {}
+  for _, host in ipairs(mx) do
+    local ok = mode ~= "enforce" or not policy
+    if policy and mode == "enforce" then
+      for _, pat in ipairs(policy.mx) do
+        if core.sts_mx_match(pat, host) then ok = true break end
+      end
+    end
+    if ok then allowed[#allowed + 1] = host end
+  end
+  local forced = out.require_tls and out.require_tls:contains(domain)
+    and not (out.require_tls_except and out.require_tls_except:contains(domain))
+  local tls = mode == "enforce" or forced or false
+  local reason
+  if mode == "enforce" then
+    reason = ("MTA-STS enforce (%s): verified TLS to %d of %d MX hosts"):format(source, #allowed, #mx)
+  elseif forced then
+    source = source == "none" and "rules" or source
+    reason = "site rules require verified TLS for " .. lower(domain)
+  elseif mode == "testing" then
+    reason = "MTA-STS testing: deliver as usual, report TLS failures"
+  else
+    reason = sts and sts.status == "FETCH_ERROR" and ("no usable MTA-STS policy: " .. (sts.reason or ""))
+      or "no MTA-STS policy"
+  end
+  return { tls_required = tls, verify_names = tls and allowed or {}, mx_allowed = allowed,
+    mode = mode, source = source, reason = reason, report_only = mode == "testing" }
+end
+
 -- Loads a rules file (a Lua chunk returning the rules table).
 function M.load(path)
   local chunk, err = loadfile(path, "t")
