@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 struct ma_msg {
 	struct ma_msg_limits lim;
@@ -85,8 +88,8 @@ ma_msg_add_header(struct ma_msg *m, const char *f, size_t len)
 
 	while (len > 0 && (f[len - 1] == '\n' || f[len - 1] == '\r'))
 		len--;
-	for (size_t i = 0; i < len; i++)
-		if (f[i] == '\n' && (i == 0 || f[i - 1] != '\r'))
+	for (const char *q = f; (q = memchr(q, '\n', (size_t)(f + len - q))) != NULL; q++)
+		if (q == f || q[-1] != '\r')
 			extra++;
 	if (m->n >= m->lim.max_headers) {
 		set_error(m, "too many header fields");
@@ -118,11 +121,15 @@ ma_msg_add_header(struct ma_msg *m, const char *f, size_t len)
 	}
 	char *d = m->store + m->used;
 	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (f[i] == '\n' && (i == 0 || f[i - 1] != '\r'))
-			d[o++] = '\r';
-		d[o++] = f[i];
-	}
+	if (extra == 0) {
+		memcpy(d, f, len);	/* CRLF already: the usual case */
+		o = len;
+	} else
+		for (size_t i = 0; i < len; i++) {
+			if (f[i] == '\n' && (i == 0 || f[i - 1] != '\r'))
+				d[o++] = '\r';
+			d[o++] = f[i];
+		}
 	struct ma_header *h = &m->h[m->n++];
 	h->raw = d;
 	h->len = o;
@@ -344,26 +351,51 @@ ma_msg_set_body_fd(struct ma_msg *m, int fd, off_t offset)
 	return 0;
 }
 
+/* The first bare LF (one not preceded by CR) in p[i..n), or n; cr says
+ * whether the byte before p[0] was a CR. */
+static size_t
+bare_lf(const unsigned char *p, size_t i, size_t n, bool cr)
+{
+	if (i == 0 && n > 0) {
+		if (p[0] == '\n' && !cr)
+			return 0;
+		i = 1;
+	}
+#if defined(__SSE2__)
+	for (; i + 16 <= n; i += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(p + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(p + i - 1));
+		unsigned bad = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_set1_epi8('\n'))) &
+		    ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_set1_epi8('\r')));
+		if (bad)
+			return i + (size_t)__builtin_ctz(bad);
+	}
+#endif
+	for (; i < n; i++) {
+		const unsigned char *nl = memchr(p + i, '\n', n - i);
+		if (nl == NULL)
+			return n;
+		i = (size_t)(nl - p);
+		if (p[i - 1] != '\r')
+			return i;
+	}
+	return n;
+}
+
 /* Emits p[0..n) with bare LF as CRLF; *cr carries "last byte was CR"
  * across chunks. */
 static int
 emit_crlf(const unsigned char *p, size_t n, bool *cr, ma_body_fn fn, void *ctx)
 {
 	static const unsigned char crlf[2] = { '\r', '\n' };
-	size_t s = 0;
+	size_t s = 0, i = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		const unsigned char *nl = memchr(p + i, '\n', n - i);
-		if (nl == NULL)
-			break;
-		i = (size_t)(nl - p);
-		if (!(i > 0 ? p[i - 1] == '\r' : *cr)) {
-			if (i > s && fn(ctx, p + s, i - s))
-				return 1;
-			if (fn(ctx, crlf, 2))
-				return 1;
-			s = i + 1;
-		}
+	while ((i = bare_lf(p, i, n, *cr)) < n) {
+		if (i > s && fn(ctx, p + s, i - s))
+			return 1;
+		if (fn(ctx, crlf, 2))
+			return 1;
+		s = ++i;
 	}
 	if (n > s && fn(ctx, p + s, n - s))
 		return 1;

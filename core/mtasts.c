@@ -50,7 +50,8 @@ ma_sts_record_parse(const char *txt, size_t len, char id[33], char *err, size_t 
 
 	id[0] = '\0';
 	while (i < len) {
-		while (i < len && (wsp(txt[i]) || txt[i] == ';'))
+		/* sts-field-delim before every field but the first */
+		while (i < len && (wsp(txt[i]) || (!first && txt[i] == ';')))
 			i++;
 		if (i >= len)
 			break;
