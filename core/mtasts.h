@@ -122,6 +122,15 @@ const char *ma_sts_status_name(enum ma_sts_status);
 void	 ma_sts_discover(struct ma_resolver *, struct ma_budget *, const char *domain,
 	    const struct ma_sts_discover_opts *, struct ma_sts_outcome *);
 
+/* Proactive refresh for a cron job (RFC 8461 10.2): every domain in the
+ * cache is rediscovered; a policy within `margin` seconds of expiry (or
+ * past half its max_age) is refetched even when its id did not change, so
+ * it never lapses while the domain still publishes it.  fn, when given, is
+ * told each domain's outcome.  Returns the number of domains visited. */
+typedef void (*ma_sts_refresh_fn)(void *ctx, const char *domain, const struct ma_sts_outcome *);
+size_t	 ma_sts_refresh(struct ma_resolver *, const struct ma_sts_discover_opts *, int64_t margin,
+	    ma_sts_refresh_fn, void *ctx);
+
 /* What a delivery to this domain must do with its MX hosts. */
 struct ma_sts_delivery {
 	bool tls_required;		/* enforce: verified TLS or no delivery */

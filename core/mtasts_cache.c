@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #define MAGIC	"mailauth-sts-cache 1\n"
@@ -115,4 +116,48 @@ ma_sts_cache_remove(const char *dir, const char *domain)
 	if (!path_for(dir, domain, path, sizeof(path)))
 		return -1;
 	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+size_t
+ma_sts_refresh(struct ma_resolver *r, const struct ma_sts_discover_opts *opts, int64_t margin,
+    ma_sts_refresh_fn fn, void *ctx)
+{
+	DIR *d = opts && opts->cache_dir ? opendir(opts->cache_dir) : NULL;
+	struct dirent *de;
+	struct ma_sts_cached *c = malloc(sizeof(*c));
+	struct ma_sts_outcome *o = malloc(sizeof(*o));
+	int64_t now = opts && opts->now ? opts->now : (int64_t)time(NULL);
+	size_t n = 0;
+
+	if (d == NULL || c == NULL || o == NULL) {
+		if (d)
+			closedir(d);
+		free(c);
+		free(o);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char dom[256];
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] == '.' || l < 5 || l - 4 >= sizeof(dom) || strcmp(de->d_name + l - 4, ".sts") != 0)
+			continue;
+		memcpy(dom, de->d_name, l - 4);
+		dom[l - 4] = '\0';
+		struct ma_sts_discover_opts one = *opts;
+		one.now = now;
+		if (ma_sts_cache_get(opts->cache_dir, dom, c) == 0 &&
+		    (c->expires - now <= margin || now - c->fetched >= (int64_t)c->policy.max_age / 2))
+			one.force = true;
+		/* One message's worth of DNS for each domain. */
+		struct ma_budget b;
+		ma_budget_init(&b, 20, one.fetch.timeout_ms ? one.fetch.timeout_ms + 5000 : 35000);
+		ma_sts_discover(r, &b, dom, &one, o);
+		if (fn)
+			fn(ctx, dom, o);
+		n++;
+	}
+	closedir(d);
+	free(c);
+	free(o);
+	return n;
 }

@@ -26,6 +26,8 @@ commands:
           [--rules FILE] [--authserv-id ID] [--now UNIXTIME] [--json] < MESSAGE
   mta-sts DOMAIN [--server IP@PORT | --dns ZONE.json] [--cache DIR] [--ca-file F] [--port N]
           [--mx HOST]... [--rules FILE] [--now UNIXTIME] [--force] [--json]
+  mta-sts-refresh --cache DIR [--server IP@PORT | --dns ZONE.json] [--margin SECONDS] [--json]
+          (for cron: renews every cached policy before it expires)
   tlsrpt parse FILE...            (JSON, gzip, or a report e-mail) [--json]
   tlsrpt report --outcomes FILE --org NAME --contact ADDR --sender HOST
           --start UNIXTIME --end UNIXTIME [--report-id ID] [--out DIR]
@@ -388,6 +390,24 @@ commands["mta-sts"] = function(args)
       print(("outbound: tls_required=%s mode=%s (%s) mx_allowed=%s: %s"):format(tostring(ob.tls_required),
         ob.mode, ob.source, table.concat(ob.mx_allowed, ","), ob.reason))
     end
+  end
+  return 0
+end
+
+commands["mta-sts-refresh"] = function(args)
+  local o = parse(args, { cache = "value", server = "value", dns = "value", margin = "value",
+    ["ca-file"] = "value", port = "value", json = "flag", timeout = "value" })
+  if not o.cache then usage_error("mta-sts-refresh: --cache is required") end
+  local margin = math.tointeger(tonumber(o.margin or "86400"))
+  if not margin or margin < 0 then usage_error("mta-sts-refresh: bad --margin") end
+  local port = o.port and math.tointeger(tonumber(o.port))
+  local r = make_resolver(o)
+  local list = mailauth.mtasts.refresh{ cache_dir = o.cache, resolver = r, margin = margin,
+    ca_file = o["ca-file"], port = port }
+  if o.json then
+    print(json.encode(list))
+  else
+    for _, e in ipairs(list) do print(("%s: %s (%s)"):format(e.domain, e.status, e.reason)) end
   end
   return 0
 end

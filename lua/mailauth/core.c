@@ -156,6 +156,7 @@ static const luaL_Reg funcs[] = {
 	{ "sts_discover", lm_sts_discover },
 	{ "sts_fetch", lm_sts_fetch },
 	{ "sts_delivery", lm_sts_delivery },
+	{ "sts_refresh", lm_sts_refresh },
 	{ "tlsrpt_record_parse", lm_tlsrpt_record_parse },
 	{ "tlsrpt_lookup", lm_tlsrpt_lookup },
 	{ "tlsrpt_parse", lm_tlsrpt_parse },

@@ -227,6 +227,13 @@ function M.mtasts.discover(opts)
   return core.sts_discover(with_resolver("mtasts.discover", opts))
 end
 
+-- mailauth.mtasts.refresh{ cache_dir =, resolver =, margin = 86400, ca_file =, ... }
+-- For a cron job: rediscovers every cached domain, refetching policies near
+-- expiry; returns { {domain, status, reason, source, expires}, ... }.
+function M.mtasts.refresh(opts)
+  return core.sts_refresh(with_resolver("mtasts.refresh", opts))
+end
+
 -- mailauth.mtasts.fetch{ domain =, resolver =, ca_file =, timeout = } -> { status, http_status, reason, body }
 function M.mtasts.fetch(opts)
   return core.sts_fetch(with_resolver("mtasts.fetch", opts))

@@ -201,3 +201,51 @@ lm_sts_delivery(lua_State *L)
 	lua_setfield(L, -2, "allowed");
 	return 1;
 }
+
+struct refresh_ctx {
+	lua_State *L;
+	int list;
+	lua_Integer n;
+};
+
+static void
+on_refresh(void *ud, const char *domain, const struct ma_sts_outcome *o)
+{
+	struct refresh_ctx *c = ud;
+	lua_State *L = c->L;
+
+	lua_createtable(L, 0, 4);
+	lm_set_str(L, "domain", domain);
+	lm_set_str(L, "status", ma_sts_status_name(o->status));
+	lm_set_str(L, "reason", o->reason);
+	if (o->source)
+		lm_set_str(L, "source", o->source);
+	if (o->have_policy)
+		lm_set_int(L, "expires", o->expires);
+	lua_rawseti(L, c->list, ++c->n);
+}
+
+/* sts_refresh{ cache_dir =, resolver =, margin = seconds, ca_file =, port =,
+ *   timeout =, now = } -> { {domain, status, reason, source, expires}, ... } */
+int
+lm_sts_refresh(lua_State *L)
+{
+	struct ma_sts_discover_opts o;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct lresolver *lr = lm_opt_resolver(L, 1);
+	memset(&o, 0, sizeof(o));
+	o.cache_dir = lm_opt_string(L, 1, "cache_dir", NULL);
+	if (o.cache_dir == NULL)
+		return luaL_error(L, "option 'cache_dir' is required");
+	fetch_opts(L, 1, &o.fetch);
+	o.now = (int64_t)lm_opt_number(L, 1, "now", 0);
+	int64_t margin = (int64_t)lm_opt_number(L, 1, "margin", 86400);
+	lua_newtable(L);
+	struct refresh_ctx c = { L, lua_gettop(L), 0 };
+	lr->L = L;
+	ma_sts_refresh(lr->r, &o, margin, on_refresh, &c);
+	lr->L = NULL;
+	lm_mark_array(L);
+	return 1;
+}

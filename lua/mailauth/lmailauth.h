@@ -68,6 +68,7 @@ int	 lm_sts_content_type_ok(lua_State *);
 int	 lm_sts_discover(lua_State *);
 int	 lm_sts_fetch(lua_State *);
 int	 lm_sts_delivery(lua_State *);
+int	 lm_sts_refresh(lua_State *);
 int	 lm_tlsrpt_record_parse(lua_State *);
 int	 lm_tlsrpt_lookup(lua_State *);
 int	 lm_tlsrpt_parse(lua_State *);

@@ -205,7 +205,7 @@ local function serve(status, ctype, body, chunked)
 end
 
 -- The 24 discovery cases.
-local mf = cjson.decode(assert(C.readfile(mdir .. "/manifest.json"), "cannot read the manifest"))
+local mf = cjson.decode((assert(C.readfile(mdir .. "/manifest.json"), "cannot read the manifest")))
 local hosts_seen = {}
 local ndisc = 0
 for _, case in ipairs(mf.discovery.cases) do
