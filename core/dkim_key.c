@@ -10,27 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool
-list_has(const char *s, size_t len, const char *item)
-{
-	size_t il = strlen(item), i = 0;
-
-	while (i <= len) {
-		size_t j = i;
-		while (j < len && s[j] != ':')
-			j++;
-		size_t a = i, b = j;
-		while (a < b && (s[a] == ' ' || s[a] == '\t' || s[a] == '\r' || s[a] == '\n'))
-			a++;
-		while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\t' || s[b - 1] == '\r' || s[b - 1] == '\n'))
-			b--;
-		if (ma_strcaseeq(s + a, b - a, item, il))
-			return true;
-		i = j + 1;
-	}
-	return false;
-}
-
 int
 dkim_keyrec_parse(const char *txt, size_t len, struct dkim_keyrec *k, char *err, size_t errlen)
 {
@@ -58,15 +37,15 @@ dkim_keyrec_parse(const char *txt, size_t len, struct dkim_keyrec *k, char *err,
 	}
 	k->sha1 = k->sha256 = true;
 	if ((t = ma_tags_get(tags, n, "h")) != NULL) {
-		k->sha1 = list_has(t->val, t->vallen, "sha1");
-		k->sha256 = list_has(t->val, t->vallen, "sha256");
+		k->sha1 = ma_tags_list_has(t->val, t->vallen, "sha1");
+		k->sha256 = ma_tags_list_has(t->val, t->vallen, "sha256");
 	}
 	k->email = true;
 	if ((t = ma_tags_get(tags, n, "s")) != NULL)
-		k->email = list_has(t->val, t->vallen, "*") || list_has(t->val, t->vallen, "email");
+		k->email = ma_tags_list_has(t->val, t->vallen, "*") || ma_tags_list_has(t->val, t->vallen, "email");
 	if ((t = ma_tags_get(tags, n, "t")) != NULL) {
-		k->testing = list_has(t->val, t->vallen, "y");
-		k->strict = list_has(t->val, t->vallen, "s");
+		k->testing = ma_tags_list_has(t->val, t->vallen, "y");
+		k->strict = ma_tags_list_has(t->val, t->vallen, "s");
 	}
 	if ((t = ma_tags_get(tags, n, "g")) != NULL) {
 		k->granularity = t->val;

@@ -203,27 +203,10 @@ parse_sig(struct vsig *v, const struct ma_dkim_verify_opts *o, int64_t now)
 	t = TAG("h");
 	v->h = t->val;
 	v->hlen = t->vallen;
-	{
-		/* From MUST be signed (RFC 6376 5.4). */
-		bool from = false;
-		size_t i = 0;
-		while (i <= v->hlen) {
-			size_t j = i;
-			while (j < v->hlen && v->h[j] != ':')
-				j++;
-			size_t a = i, b = j;
-			while (a < b && (unsigned char)v->h[a] <= ' ')
-				a++;
-			while (b > a && (unsigned char)v->h[b - 1] <= ' ')
-				b--;
-			if (ma_strcaseeq(v->h + a, b - a, "from", 4))
-				from = true;
-			i = j + 1;
-		}
-		if (!from) {
-			decide(v, MA_DKIM_PERMERROR, "From is not signed");
-			return;
-		}
+	/* From MUST be signed (RFC 6376 5.4). */
+	if (!ma_tags_list_has(v->h, v->hlen, "from")) {
+		decide(v, MA_DKIM_PERMERROR, "From is not signed");
+		return;
 	}
 	t = TAG("i");
 	if (t) {
@@ -250,22 +233,9 @@ parse_sig(struct vsig *v, const struct ma_dkim_verify_opts *o, int64_t now)
 	}
 	t = TAG("q");
 	if (t) {
-		bool dns = false;
-		size_t i = 0;
-		while (i <= t->vallen) {
-			size_t j = i;
-			while (j < t->vallen && t->val[j] != ':')
-				j++;
-			size_t a = i, b = j;
-			while (a < b && (unsigned char)t->val[a] <= ' ')
-				a++;
-			while (b > a && (unsigned char)t->val[b - 1] <= ' ')
-				b--;
-			if (ma_strcaseeq(t->val + a, b - a, "dns/txt", 7) ||
-			    (o->legacy && ma_strcaseeq(t->val + a, b - a, "dns", 3)))
-				dns = true;	/* "dns": draft-era spelling */
-			i = j + 1;
-		}
+		/* "dns": the draft-era spelling, legacy only */
+		bool dns = ma_tags_list_has(t->val, t->vallen, "dns/txt") ||
+		    (o->legacy && ma_tags_list_has(t->val, t->vallen, "dns"));
 		if (!dns) {
 			decide(v, MA_DKIM_PERMERROR, "no supported query method (q=)");
 			return;

@@ -96,3 +96,24 @@ ma_tags_get(const struct ma_tag *t, int n, const char *name)
 			return &t[i];
 	return NULL;
 }
+
+bool
+ma_tags_list_has(const char *s, size_t len, const char *item)
+{
+	size_t il = strlen(item), i = 0;
+
+	while (i <= len) {
+		size_t j = i;
+		while (j < len && s[j] != ':')
+			j++;
+		size_t a = i, b = j;
+		while (a < b && (unsigned char)s[a] <= ' ')
+			a++;
+		while (b > a && (unsigned char)s[b - 1] <= ' ')
+			b--;
+		if (ma_strcaseeq(s + a, b - a, item, il))
+			return true;
+		i = j + 1;
+	}
+	return false;
+}

@@ -17,6 +17,10 @@ struct ma_tag {
  * reason on a syntax error, a duplicate tag name or more than max tags. */
 int	 ma_tags_parse(const char *s, size_t len, struct ma_tag *tags, size_t max,
 	    char *err, size_t errlen);
+/* True when a colon-separated list value (FWS around items allowed)
+ * holds item, compared case-insensitively (DKIM h=, q=, s=, t=). */
+bool	 ma_tags_list_has(const char *val, size_t len, const char *item);
+
 /* The tag named name (case-sensitive, as RFC 6376 says), or NULL. */
 const struct ma_tag *ma_tags_get(const struct ma_tag *, int n, const char *name);
 
