@@ -9,30 +9,13 @@
 static void
 put(struct ma_ar *a, const char *s, size_t n)
 {
-	if (a->oom)
-		return;
-	if (a->len + n + 1 > a->cap) {
-		size_t nc = a->cap ? a->cap : 256;
-		while (nc < a->len + n + 1)
-			nc *= 2;
-		char *nb = realloc(a->buf, nc);
-		if (nb == NULL) {
-			a->oom = true;
-			return;
-		}
-		a->buf = nb;
-		a->cap = nc;
-	}
-	memcpy(a->buf + a->len, s, n);
-	a->len += n;
-	a->buf[a->len] = '\0';
-	a->line += n;
+	ma_sbuf_put(&a->b, s, n);
 }
 
 static void
 puts_(struct ma_ar *a, const char *s)
 {
-	put(a, s, strlen(s));
+	ma_sbuf_put(&a->b, s, strlen(s));
 }
 
 /* RFC 2045 token characters: printable ASCII except SP and tspecials. */
@@ -93,10 +76,9 @@ put_value(struct ma_ar *a, const char *v, bool pvalue)
 static void
 fold(struct ma_ar *a, size_t next)
 {
-	if (a->line + next + 1 > 78) {
+	if (a->b.line + next + 1 > 78)
 		put(a, "\r\n\t", 3);
-		a->line = 8;
-	} else
+	else
 		put(a, " ", 1);
 }
 
@@ -113,7 +95,6 @@ ma_ar_method(struct ma_ar *a, const char *method, const char *result, const char
 {
 	put(a, ";", 1);
 	put(a, "\r\n\t", 3);
-	a->line = 8;
 	puts_(a, method);
 	put(a, "=", 1);
 	puts_(a, result);
@@ -154,10 +135,10 @@ ma_ar_comment(struct ma_ar *a, const char *text)
 char *
 ma_ar_finish(struct ma_ar *a)
 {
-	char *out = a->oom ? NULL : a->buf;
+	char *out = a->b.oom ? NULL : a->b.p;
 
-	if (a->oom)
-		free(a->buf);
+	if (a->b.oom)
+		free(a->b.p);
 	memset(a, 0, sizeof(*a));
 	return out;
 }

@@ -3,6 +3,8 @@
 #ifndef MA_AUTHRES_H
 #define MA_AUTHRES_H
 
+#include "util.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -11,9 +13,7 @@
  * cannot appear in a header (controls, 8-bit in comments) is dropped.
  */
 struct ma_ar {
-	char *buf;
-	size_t len, cap, line;
-	bool oom;
+	struct ma_sbuf b;
 };
 
 void	 ma_ar_init(struct ma_ar *, const char *authserv_id);

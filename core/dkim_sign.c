@@ -156,73 +156,33 @@ ma_dkim_key_pem(const struct ma_dkim_key *k)
 	return out;
 }
 
-/* A growing string for the header being built. */
-struct sbuf {
-	char *p;
-	size_t len, cap, line;	/* line: length of the current line */
-	bool oom;
-};
-
-static void
-sput(struct sbuf *s, const char *t, size_t n)
-{
-	if (s->oom)
-		return;
-	if (s->len + n + 1 > s->cap) {
-		size_t nc = s->cap ? s->cap : 512;
-		while (nc < s->len + n + 1)
-			nc *= 2;
-		char *np = realloc(s->p, nc);
-		if (np == NULL) {
-			s->oom = true;
-			return;
-		}
-		s->p = np;
-		s->cap = nc;
-	}
-	memcpy(s->p + s->len, t, n);
-	s->len += n;
-	s->p[s->len] = '\0';
-	const char *nl = NULL;
-	for (size_t i = 0; i < n; i++)
-		if (t[i] == '\n')
-			nl = t + i;
-	s->line = nl ? (size_t)(t + n - nl - 1) : s->line + n;
-}
-
-static void
-sputs(struct sbuf *s, const char *t)
-{
-	sput(s, t, strlen(t));
-}
-
 /* Adds "; tag=value" (or the first "tag=value"), folding before the tag
  * when the line would pass 78 characters. */
 static void
-stag(struct sbuf *s, const char *tag, const char *val, bool first)
+stag(struct ma_sbuf *s, const char *tag, const char *val, bool first)
 {
 	if (!first)
-		sputs(s, ";");
+		ma_sbuf_puts(s, ";");
 	/* " tag=val;" must fit: the ';' that follows is on this line too. */
 	if (s->line + strlen(tag) + strlen(val) + 3 > 78)
-		sputs(s, "\r\n\t");
+		ma_sbuf_puts(s, "\r\n\t");
 	else if (!first)
-		sputs(s, " ");
-	sputs(s, tag);
-	sputs(s, "=");
-	sputs(s, val);
+		ma_sbuf_puts(s, " ");
+	ma_sbuf_puts(s, tag);
+	ma_sbuf_puts(s, "=");
+	ma_sbuf_puts(s, val);
 }
 
 /* The h= list: the given one, or the default names present in the message
  * (each as often as it occurs) with From once more, so that no From field
  * can be added without breaking the signature. */
 static void
-header_list(const struct ma_msg *m, const char *given, struct sbuf *out)
+header_list(const struct ma_msg *m, const char *given, struct ma_sbuf *out)
 {
 	if (given) {
 		for (const char *p = given; *p; p++)
 			if (*p != ' ' && *p != '\t')
-				sput(out, p, 1);
+				ma_sbuf_put(out, p, 1);
 		return;
 	}
 	const char *p = dkim_default_headers;
@@ -245,8 +205,8 @@ header_list(const struct ma_msg *m, const char *given, struct sbuf *out)
 				count++;
 			for (size_t k = 0; k < count; k++) {
 				if (!first)
-					sput(out, ":", 1);
-				sput(out, p, l);
+					ma_sbuf_put(out, ":", 1);
+				ma_sbuf_put(out, p, l);
 				first = false;
 			}
 		}
@@ -321,7 +281,7 @@ static char *
 sign_one(const struct ma_msg *m, const struct ma_dkim_signer *sg, const struct dkim_bh *bh,
     char *err, size_t errlen)
 {
-	struct sbuf s = { 0 }, h = { 0 };
+	struct ma_sbuf s = { 0 }, h = { 0 };
 	char bh64[EVP_MAX_MD_SIZE * 2], num[32];
 	unsigned char dg[EVP_MAX_MD_SIZE], sig[1024];
 	unsigned dlen;
@@ -334,7 +294,7 @@ sign_one(const struct ma_msg *m, const struct ma_dkim_signer *sg, const struct d
 	if (!signer_ok(sg, err, errlen))
 		return NULL;
 
-	sputs(&s, "DKIM-Signature: ");
+	ma_sbuf_puts(&s, "DKIM-Signature: ");
 	stag(&s, "v", "1", true);
 	stag(&s, "a", sg->key->ed25519 ? "ed25519-sha256" : "rsa-sha256", false);
 	stag(&s, "c", sg->simple_headers ? (sg->simple_body ? "simple/simple" : "simple/relaxed") :
@@ -357,22 +317,22 @@ sign_one(const struct ma_msg *m, const struct ma_dkim_signer *sg, const struct d
 		goto fail;
 	}
 	/* h= may fold at its colons. */
-	sputs(&s, ";");
-	sputs(&s, s.line + 3 > 78 ? "\r\n\th=" : " h=");
+	ma_sbuf_puts(&s, ";");
+	ma_sbuf_puts(&s, s.line + 3 > 78 ? "\r\n\th=" : " h=");
 	for (char *p = h.p; *p;) {
 		size_t l = strcspn(p, ":");
 		if (s.line + l + 1 > 78)
-			sputs(&s, "\r\n\t");
-		sput(&s, p, l);
+			ma_sbuf_puts(&s, "\r\n\t");
+		ma_sbuf_put(&s, p, l);
 		p += l;
 		if (*p == ':') {
-			sputs(&s, ":");
+			ma_sbuf_puts(&s, ":");
 			p++;
 		}
 	}
 	ma_b64_encode(bh->digest, bh->dlen, bh64);
 	stag(&s, "bh", bh64, false);
-	sputs(&s, ";\r\n\tb=");
+	ma_sbuf_puts(&s, ";\r\n\tb=");
 	if (s.oom)
 		goto oom;
 
@@ -420,11 +380,11 @@ sign_one(const struct ma_msg *m, const struct ma_dkim_signer *sg, const struct d
 	for (size_t o = 0; o < bl;) {
 		size_t room = s.line < 78 ? 78 - s.line : 0;
 		if (room < 8) {
-			sputs(&s, "\r\n\t");
+			ma_sbuf_puts(&s, "\r\n\t");
 			continue;
 		}
 		size_t c = bl - o < room ? bl - o : room;
-		sput(&s, b64 + o, c);
+		ma_sbuf_put(&s, b64 + o, c);
 		o += c;
 	}
 	free(b64);

@@ -92,6 +92,36 @@ ma_arena_free(struct ma_arena *a)
 	a->cur = a->end = NULL;
 }
 
+void
+ma_sbuf_put(struct ma_sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 256;
+		while (nc < b->len + n + 1)
+			nc *= 2;
+		char *np = realloc(b->p, nc);
+		if (np == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	const char *nl = n ? memrchr(s, '\n', n) : NULL;
+	b->line = nl ? (size_t)(s + n - nl - 1) : b->line + n;
+}
+
+void
+ma_sbuf_puts(struct ma_sbuf *b, const char *s)
+{
+	ma_sbuf_put(b, s, strlen(s));
+}
+
 int64_t
 ma_now_ms(void)
 {

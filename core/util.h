@@ -22,6 +22,17 @@ void	*ma_arena_alloc(struct ma_arena *, size_t);
 char	*ma_arena_strndup(struct ma_arena *, const char *, size_t);
 void	 ma_arena_free(struct ma_arena *);
 
+/* A growing string that knows the length of its current line (for header
+ * folding).  On allocation failure it stops growing and sets oom. */
+struct ma_sbuf {
+	char *p;
+	size_t len, cap, line;
+	bool oom;
+};
+
+void	 ma_sbuf_put(struct ma_sbuf *, const char *s, size_t n);
+void	 ma_sbuf_puts(struct ma_sbuf *, const char *s);
+
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t	 ma_now_ms(void);
 
