@@ -82,10 +82,9 @@ ma_sts_record_parse(const char *txt, size_t len, char id[33], char *err, size_t 
 			continue;
 		}
 		if (ne - ns == 2 && memcmp(txt + ns, "id", 2) == 0) {
-			if (have_id) {
-				ma_bprintf(err, errlen, "more than one id");
-				return -1;
-			}
+			/* 3.2: of a duplicated field all but the first are ignored */
+			if (have_id)
+				continue;
 			if (ve == vs || ve - vs > 32) {
 				ma_bprintf(err, errlen, "id must be 1 to 32 letters or digits");
 				return -1;
@@ -172,17 +171,20 @@ ma_sts_policy_parse(const char *body, size_t len, struct ma_sts_policy *p, char 
 			v++;
 			vl--;
 		}
+		/* 3.2: "If any non-repeated field -- i.e., all fields excepting
+		 * "mx" -- is duplicated, all entries except for the first SHALL be
+		 * ignored." */
 		if (ma_strcaseeq(line, kl, "version", 7)) {
-			if (have_version || vl != 5 || memcmp(v, "STSv1", 5) != 0) {
-				ma_bprintf(err, errlen, have_version ? "more than one version" : "version is not STSv1");
+			if (have_version)
+				continue;
+			if (vl != 5 || memcmp(v, "STSv1", 5) != 0) {
+				ma_bprintf(err, errlen, "version is not STSv1");
 				return -1;
 			}
 			have_version = true;
 		} else if (ma_strcaseeq(line, kl, "mode", 4)) {
-			if (have_mode) {
-				ma_bprintf(err, errlen, "more than one mode");
-				return -1;
-			}
+			if (have_mode)
+				continue;
 			if (vl == 7 && memcmp(v, "enforce", 7) == 0)
 				p->mode = MA_STS_MODE_ENFORCE;
 			else if (vl == 7 && memcmp(v, "testing", 7) == 0)
@@ -196,8 +198,10 @@ ma_sts_policy_parse(const char *body, size_t len, struct ma_sts_policy *p, char 
 			have_mode = true;
 		} else if (ma_strcaseeq(line, kl, "max_age", 7)) {
 			uint64_t a = 0;
-			if (have_age || vl == 0 || vl > 10) {
-				ma_bprintf(err, errlen, have_age ? "more than one max_age" : "max_age is not a number");
+			if (have_age)
+				continue;
+			if (vl == 0 || vl > 10) {
+				ma_bprintf(err, errlen, "max_age is not a number");
 				return -1;
 			}
 			for (size_t k = 0; k < vl; k++) {
@@ -345,6 +349,8 @@ lookup_record(struct ma_resolver *r, struct ma_budget *b, const char *domain, ch
 			rc = 1;
 	}
 	ma_answer_unref(a);
+	if (rc == -2)
+		id[0] = '\0';	/* no id from an unusable record */
 	if (found == 0)
 		ma_bprintf(reason, rlen, "no STS record among the TXT records at %s", name);
 	return found ? rc : 0;
@@ -396,7 +402,9 @@ ma_sts_discover(struct ma_resolver *r, struct ma_budget *b, const char *domain,
 			ma_bprintf(o->reason, sizeof(o->reason), "%s; the cached policy (id %s) stays in force",
 			    why, c->id);
 		} else {
-			o->status = rc == 0 ? MA_STS_NONE : MA_STS_FETCH_ERROR;
+			/* 3.1: no record, several, or an invalid one: the domain
+			 * has no available policy; a DNS failure is an error. */
+			o->status = rc == -1 ? MA_STS_FETCH_ERROR : MA_STS_NONE;
 			ma_strlcpy(o->reason, why, sizeof(o->reason));
 		}
 		goto out;
@@ -404,6 +412,24 @@ ma_sts_discover(struct ma_resolver *r, struct ma_budget *b, const char *domain,
 	if (cached && !op->force && strcmp(c->id, o->record_id) == 0) {
 		use_cached(o, c);
 		ma_bprintf(o->reason, sizeof(o->reason), "policy id %s unchanged, cached", c->id);
+		goto out;
+	}
+	/* 3.3: after a failed fetch, wait at least five minutes before
+	 * fetching the same id again (a dead or hostile server would
+	 * otherwise cost every delivery its whole timeout). */
+	int64_t failed = op->cache_dir && !op->force ?
+	    ma_sts_cache_fail_get(op->cache_dir, dom, o->record_id) : 0;
+	if (failed && now - failed < 300) {
+		ma_bprintf(why, sizeof(why), "the fetch for id %s failed %llds ago; next try after 300s",
+		    o->record_id, (long long)(now - failed));
+		if (cached) {
+			use_cached(o, c);
+			ma_bprintf(o->reason, sizeof(o->reason), "%s; the cached policy (id %s) stays in force",
+			    why, c->id);
+		} else {
+			o->status = MA_STS_FETCH_ERROR;
+			ma_strlcpy(o->reason, why, sizeof(o->reason));
+		}
 		goto out;
 	}
 	struct ma_sts_fetch_result fr;
@@ -438,6 +464,8 @@ ma_sts_discover(struct ma_resolver *r, struct ma_budget *b, const char *domain,
 			ma_bprintf(why, sizeof(why), "invalid policy: %s", perr);
 		else
 			ma_bprintf(why, sizeof(why), "policy fetch failed: %s", fr.reason);
+		if (op->cache_dir)
+			ma_sts_cache_fail_put(op->cache_dir, dom, o->record_id, now);
 		/* 5.1: a failed refresh never throws a valid policy away. */
 		if (cached) {
 			use_cached(o, c);

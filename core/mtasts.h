@@ -18,7 +18,7 @@ int	 ma_sts_record_parse(const char *txt, size_t len, char id[33], char *err, si
 /* True when the text starts like an STS record (v=STSv1), valid or not. */
 bool	 ma_sts_record_is_sts(const char *txt, size_t len);
 
-#define MA_STS_MAX_MX		32
+#define MA_STS_MAX_MX		64
 #define MA_STS_MAX_BODY		65536	/* 3.3: at most 64 KiB */
 #define MA_STS_MAX_AGE		31557600
 
@@ -89,6 +89,11 @@ int	 ma_sts_cache_get(const char *dir, const char *domain, struct ma_sts_cached 
 int	 ma_sts_cache_put(const char *dir, const char *domain, const struct ma_sts_cached *,
 	    char *err, size_t errlen);
 int	 ma_sts_cache_remove(const char *dir, const char *domain);
+/* A failed fetch for a record id, remembered so that one id is not
+ * refetched more often than every five minutes (3.3). */
+void	 ma_sts_cache_fail_put(const char *dir, const char *domain, const char *id, int64_t when);
+/* When the last fetch for id failed, or 0. */
+int64_t	 ma_sts_cache_fail_get(const char *dir, const char *domain, const char *id);
 
 /* Discovery (RFC 8461 3.3, 5.1) with the cache. */
 enum ma_sts_status {
@@ -101,7 +106,8 @@ struct ma_sts_discover_opts {
 	const char *cache_dir;		/* NULL: no cache */
 	struct ma_sts_fetch_opts fetch;
 	int64_t now;			/* 0 = time(NULL) */
-	bool force;			/* refetch even when the id did not change */
+	bool force;			/* refetch even when the id did not change, and
+					 * through the failed-fetch back-off */
 };
 
 struct ma_sts_outcome {

@@ -108,6 +108,49 @@ ma_sts_cache_put(const char *dir, const char *domain, const struct ma_sts_cached
 	return 0;
 }
 
+/* The marker: "<domain>.fail" holding "<id> <unix time>\n", replaced
+ * atomically like the policies. */
+void
+ma_sts_cache_fail_put(const char *dir, const char *domain, const char *id, int64_t when)
+{
+	char path[4096], tmp[4200], line[96];
+
+	if (!path_for(dir, domain, path, sizeof(path)) || strlen(path) + 2 >= sizeof(path))
+		return;
+	memcpy(path + strlen(path) - 4, ".fail", 6);
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	int n = snprintf(line, sizeof(line), "%s %lld\n", id, (long long)when);
+	bool ok = n > 0 && write(fd, line, (size_t)n) == n;
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
+int64_t
+ma_sts_cache_fail_get(const char *dir, const char *domain, const char *id)
+{
+	char path[4096], buf[96], fid[33];
+	long long when;
+	int fd;
+
+	if (!path_for(dir, domain, path, sizeof(path)) || strlen(path) + 2 >= sizeof(path))
+		return 0;
+	memcpy(path + strlen(path) - 4, ".fail", 6);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%32[A-Za-z0-9] %lld", fid, &when) != 2 || strcmp(fid, id) != 0)
+		return 0;
+	return when;
+}
+
 int
 ma_sts_cache_remove(const char *dir, const char *domain)
 {

@@ -13,7 +13,7 @@ pkgs="gcc libc6-dev pkg-config meson ninja-build lua5.4 liblua5.4-dev lua-cjson
       zlib1g-dev ca-certificates"
 if [ "$what" = test ]; then
   pkgs="$pkgs lua-busted knot knot-dnsutils clang-14 libclang-rt-14-dev python3 libspf2-dev
-        python3-dkim python3-spf libopendkim-dev"
+        python3-dkim python3-spf libopendkim-dev nginx openssl"
 fi
 
 missing=""

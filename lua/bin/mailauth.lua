@@ -25,7 +25,7 @@ commands:
   check   --ip IP --helo NAME --mail-from ADDR [--rcpt ADDR] [--dns ZONE.json | --server IP@PORT]
           [--rules FILE] [--authserv-id ID] [--now UNIXTIME] [--json] < MESSAGE
   mta-sts DOMAIN [--server IP@PORT | --dns ZONE.json] [--cache DIR] [--ca-file F] [--port N]
-          [--mx HOST]... [--rules FILE] [--now UNIXTIME] [--force] [--json]
+          [--mx HOST]... [--rules FILE] [--now UNIXTIME] [--force] [--timeout S] [--json]
   mta-sts-refresh --cache DIR [--server IP@PORT | --dns ZONE.json] [--margin SECONDS] [--json]
           (for cron: renews every cached policy before it expires)
   tlsrpt parse FILE...            (JSON, gzip, or a report e-mail) [--json]
@@ -360,6 +360,11 @@ commands["mta-sts"] = function(args)
     now = math.tointeger(tonumber(o.now))
     if not now or now < 0 then usage_error("mta-sts: bad --now '" .. o.now .. "'") end
   end
+  local timeout
+  if o.timeout then
+    timeout = tonumber(o.timeout)
+    if not timeout or timeout <= 0 then usage_error("mta-sts: bad --timeout '" .. o.timeout .. "'") end
+  end
   if o["ca-file"] then
     local f = io.open(o["ca-file"])
     if not f then usage_error("mta-sts: cannot read '" .. o["ca-file"] .. "'") end
@@ -367,7 +372,7 @@ commands["mta-sts"] = function(args)
   end
   local r = make_resolver(o)
   local res = mailauth.mtasts.discover{ domain = domain, resolver = r, cache_dir = o.cache,
-    ca_file = o["ca-file"], port = port, now = now, force = o.force }
+    ca_file = o["ca-file"], port = port, now = now, force = o.force, timeout = timeout }
   if o.mx and res.policy then res.delivery = mailauth.mtasts.delivery(res.policy, o.mx) end
   if o.rules then
     local policy = require "mailauth.policy"
@@ -401,9 +406,16 @@ commands["mta-sts-refresh"] = function(args)
   local margin = math.tointeger(tonumber(o.margin or "86400"))
   if not margin or margin < 0 then usage_error("mta-sts-refresh: bad --margin") end
   local port = o.port and math.tointeger(tonumber(o.port))
+  if o.port and (not port or port < 1 or port > 65535) then
+    usage_error("mta-sts-refresh: bad --port '" .. o.port .. "'")
+  end
+  local timeout = o.timeout and tonumber(o.timeout)
+  if o.timeout and (not timeout or timeout <= 0) then
+    usage_error("mta-sts-refresh: bad --timeout '" .. o.timeout .. "'")
+  end
   local r = make_resolver(o)
   local list = mailauth.mtasts.refresh{ cache_dir = o.cache, resolver = r, margin = margin,
-    ca_file = o["ca-file"], port = port }
+    ca_file = o["ca-file"], port = port, timeout = timeout }
   if o.json then
     print(json.encode(list))
   else

@@ -72,12 +72,22 @@ lm_sts_content_type_ok(lua_State *L)
 	return 1;
 }
 
+/* Seconds into milliseconds, kept between 1 ms and one hour (a cast of an
+ * out-of-range float would be undefined). */
+static unsigned
+seconds_ms(lua_State *L, int t, const char *k, lua_Number def)
+{
+	lua_Number s = lm_opt_number(L, t, k, def) * 1000;
+
+	return s < 1 ? 1 : s > 3600000 ? 3600000 : (unsigned)s;
+}
+
 static void
 fetch_opts(lua_State *L, int t, struct ma_sts_fetch_opts *f)
 {
 	f->ca_file = lm_opt_string(L, t, "ca_file", NULL);
-	f->connect_timeout_ms = (unsigned)(lm_opt_number(L, t, "connect_timeout", 10) * 1000);
-	f->timeout_ms = (unsigned)(lm_opt_number(L, t, "timeout", 30) * 1000);
+	f->connect_timeout_ms = seconds_ms(L, t, "connect_timeout", 10);
+	f->timeout_ms = seconds_ms(L, t, "timeout", 30);
 	lua_Number port = lm_opt_number(L, t, "port", 0);
 	if (port > 65535)
 		luaL_error(L, "option 'port' must be at most 65535");

@@ -10,11 +10,13 @@ describe("mailauth.mtasts parsing", function()
     assert.equal("20160831085700Z", mailauth.mtasts.parse_record("v=STSv1; id=20160831085700Z;"))
     assert.equal("abc", mailauth.mtasts.parse_record("v=STSv1;id=abc;ext=1"))
     for _, bad in ipairs{ "", "v=STSv2; id=1", "id=1; v=STSv1", "v=STSv1", "v=STSv1; id=",
-        "v=STSv1; id=" .. string.rep("a", 33), "v=STSv1; id=a-b", "v=STSv1; id=1; id=2" } do
+        "v=STSv1; id=" .. string.rep("a", 33), "v=STSv1; id=a-b" } do
       local id, why = mailauth.mtasts.parse_record(bad)
       assert.is_nil(id, bad)
       assert.is_string(why)
     end
+    -- RFC 8461 3.2: of a duplicated field the first counts
+    assert.equal("1", mailauth.mtasts.parse_record("v=STSv1; id=1; id=2"))
   end)
 
   it("parses policies with CRLF or LF and ignores unknown keys", function()
@@ -76,8 +78,34 @@ describe("mailauth.mtasts parsing", function()
     assert.equal("NONE", mailauth.mtasts.discover{ domain = "none.example", resolver = r }.status)
     assert.equal("NONE", mailauth.mtasts.discover{ domain = "nx.example", resolver = r }.status)
     assert.equal("FETCH_ERROR", mailauth.mtasts.discover{ domain = "slow.example", resolver = r }.status)
-    assert.equal("FETCH_ERROR", mailauth.mtasts.discover{ domain = "two.example", resolver = r }.status)
+    -- RFC 8461 3.1: several STS records: no available policy
+    assert.equal("NONE", mailauth.mtasts.discover{ domain = "two.example", resolver = r }.status)
     assert.equal("NONE", mailauth.mtasts.discover{ domain = "bad domain", resolver = r }.status)
+  end)
+end)
+
+describe("mailauth.mtasts fetch back-off (RFC 8461 3.3)", function()
+  it("does not refetch an id whose fetch failed less than five minutes ago", function()
+    local dir = os.tmpname(); os.remove(dir); assert(os.execute("mkdir -p " .. dir))
+    local r = mailauth.resolver{ fixture = {
+      ["_mta-sts.down.example"] = { { TXT = "v=STSv1; id=a1" } },
+      ["mta-sts.down.example"] = { { A = "127.0.0.1" } },
+    } }
+    -- port 9 on loopback: nothing listens, the connection is refused at once
+    local o = { domain = "down.example", resolver = r, cache_dir = dir, port = 9, timeout = 2, now = 1700000000 }
+    local first = mailauth.mtasts.discover(o)
+    assert.equal("FETCH_ERROR", first.status)
+    assert.equal("connect", first.fetch)
+    o.now = 1700000100
+    local second = mailauth.mtasts.discover(o)
+    assert.equal("FETCH_ERROR", second.status)
+    assert.is_nil(second.fetch)
+    assert.matches("next try", second.reason)
+    o.now = 1700000400
+    assert.equal("connect", mailauth.mtasts.discover(o).fetch)
+    o.now, o.force = 1700000450, true
+    assert.equal("connect", mailauth.mtasts.discover(o).fetch)
+    os.execute("rm -rf " .. dir)
   end)
 end)
 

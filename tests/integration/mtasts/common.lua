@@ -4,7 +4,7 @@
 -- small helpers (clock, files, checks, the closing RESULT line).
 local M = {}
 
--- The environment (run_mtasts.sh); `need` raises for a missing variable.
+-- The environment run_mtasts.sh exports (MTASTS_*); a missing variable is an error.
 function M.env(name)
   local v = os.getenv(name)
   if v == nil or v == "" then error("environment variable " .. name .. " is not set (run through run_mtasts.sh)", 2) end
@@ -21,7 +21,8 @@ function M.envnum(name) return math.tointeger(tonumber(M.env(name))) end
 --   stall | plain | reset | closed   badhttps.py's raw sockets
 --   dns     no HTTPS server: the DNS misbehaves (`dns` says how)
 -- `status` is what discovery must answer without a cache, `fetch` the fetch
--- outcome it must report (nil: no fetch is made; "*": any failure).
+-- outcome it must report (nil: no fetch is made; "*": any failure); `slow`
+-- cases end by the timeout, `endless` ones also feed the memory check.
 M.SUFFIX = ".hostile.test"
 M.HOSTILE = {
   { name = "redirect301", srv = "nginx", ngx = { redirect = 301 }, status = "FETCH_ERROR", fetch = "http" },
@@ -80,7 +81,7 @@ M.HOSTILE = {
 }
 
 -- Hosts with only a good policy on the main port (lifecycle and CLI tests).
-M.GOOD = { "lifecycle", "expiry1", "expiry2", "expiry3", "corrupt", "cli", "cli2" }
+M.GOOD = { "lifecycle", "expiry1", "expiry2", "expiry3", "corrupt", "records", "memory", "cli", "cli2" }
 
 function M.domain(name) return name .. M.SUFFIX end
 
