@@ -25,8 +25,19 @@ if [ -n "$missing" ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # Packages such as nginx and knot start system services when installed;
+  # the tests run their own instances on 127.0.0.1, so none is started here.
+  norc=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    norc=1
+  fi
+  rc=0
   # shellcheck disable=SC2086
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null || rc=$?
+  [ -n "$norc" ] && $sudo rm -f /usr/sbin/policy-rc.d
+  [ $rc -eq 0 ] || exit $rc
 fi
 
 if [ -f "$dir/build.ninja" ]; then
