@@ -14,7 +14,8 @@
 // ENODATA, as node's dns.promises.resolve throws them).  Messages are
 // Buffers read before timing.  One untimed pass counts agreement, then whole
 // passes (messages one after another, each awaited, as one SMTP session
-// would) until at least --rounds passes and --seconds of timed work.  Time is
+// would) until at least --rounds passes and --seconds of timed work
+// (PEER_TRACE=1 in the environment prints every pass's rate and heap).  Time is
 // the process's CPU time (process.cpuUsage(): all threads, which taskset keeps
 // on one core), as the Lua side uses; wall time goes to stderr.  Prints
 //   npm-mailauth    1000/1000 agree (dkim 1000 spf 1000 dmarc 1000 action 1000)   900 msgs/s  0.20x (mailauth 4500)
@@ -135,6 +136,7 @@ async function pass() {
         const w = Number(process.hrtime.bigint() - w0) / 1e9;
         const s = (c.user + c.system) / 1e6;
         cpu.push(s);
+        if (process.env.PEER_TRACE) console.error(`pass ${cpu.length}: ${(msgs.length / s).toFixed(0)} msgs/s cpu, ${(msgs.length / w).toFixed(0)} wall, heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
         wall.push(w);
         total += s;
     }

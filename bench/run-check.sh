@@ -1,13 +1,15 @@
 #!/bin/sh
 # Pipeline benchmark driver: mailauth.check (SPF + DKIM + DMARC + site policy
-# + Authentication-Results) against mailauth's DKIM verification alone, and
-# against npm mailauth's authenticate() and Debian's authheaders (dkimpy +
-# pyspf), one core, over the shared corpus's messages.  See bench/README.md.
+# + Authentication-Results) against mailauth's DKIM verification alone, the
+# same pipeline in C (bench/check_floor), npm mailauth's authenticate() and
+# Debian's authheaders (dkimpy + pyspf), one core, over the shared corpus's
+# messages.  See bench/README.md.
 #
 #   bench/run-check.sh [CORPUS]          (default /tmp/corpus)
 #
 # Environment: BUILD (default /tmp/build-bench), CPU (core to pin to,
-# default 1), REPEAT (rounds of [mailauth, npm mailauth], default 3), ROUNDS
+# default 1), REPEAT (rounds of [check_floor, check_bench.lua, npm
+# mailauth], default 3; the medians are printed), ROUNDS
 # (least interleaved dkim/check rounds per mailauth run, default 9),
 # SECONDS_MIN (least timed seconds per mailauth run, default 3), NODE_SECONDS
 # (default 3), NODE_ROUNDS (default 3), PY_SECONDS (default 3; 0 skips
@@ -37,7 +39,7 @@ fi
 if [ ! -f "$build/build.ninja" ]; then
 	(cd "$src" && meson setup "$build" -Dbuildtype=release) >/dev/null
 fi
-ninja -j2 -C "$build" lua/mailauth/core.so >/dev/null
+ninja -j2 -C "$build" lua/mailauth/core.so bench/check_floor >/dev/null
 
 if [ ! -f "$npm_dir/node_modules/mailauth/package.json" ]; then
 	echo "installing npm mailauth in $npm_dir ..." >&2
@@ -60,10 +62,16 @@ median() {
 }
 
 rc=0
-dkim_rates="" check_rates="" cost="" node_rates="" node_ratio=""
+dkim_rates="" check_rates="" cost="" node_rates="" node_ratio="" c_dkim="" c_check="" c_cost=""
 i=0
 while [ "$i" -lt "$repeat" ]; do
 	i=$((i + 1))
+	fout=$($pin "$build/bench/check_floor" -r "${ROUNDS:-9}" -t 2 "$corpus") || rc=1
+	fdline=$(printf '%s\n' "$fout" | grep '^c-dkim')
+	fcline=$(printf '%s\n' "$fout" | grep '^c-check')
+	c_dkim="$c_dkim $(field msgs/s "$fdline")"
+	c_check="$c_check $(field msgs/s "$fcline")"
+	c_cost="$c_cost $(field the "$fcline" | tr -d x)"
 	out=$($pin lua5.4 "$here/check_bench.lua" -r "${ROUNDS:-9}" -t "${SECONDS_MIN:-3}" -d "$show" "$corpus") || rc=1
 	dline=$(printf '%s\n' "$out" | grep '^mailauth-dkim')
 	cline=$(printf '%s\n' "$out" | grep '^mailauth-check')
@@ -76,7 +84,7 @@ while [ "$i" -lt "$repeat" ]; do
 	nrate=$(field msgs/s "$nline")
 	node_rates="$node_rates $nrate"
 	node_ratio="$node_ratio $(awk -v c="$crate" -v n="$nrate" 'BEGIN { printf "%.3f", c / n }')"
-	printf '%s\n%s\n%s\n' "$dline" "$cline" "$nline" >&2
+	printf '%s\n%s\n%s\n%s\n%s\n' "$fdline" "$fcline" "$dline" "$cline" "$nline" >&2
 done
 
 m_dkim=$(echo "$dkim_rates" | median)
@@ -84,6 +92,9 @@ m_check=$(echo "$check_rates" | median)
 m_cost=$(echo "$cost" | median)
 m_node=$(echo "$node_rates" | median)
 m_nratio=$(echo "$node_ratio" | median)
+m_cdkim=$(echo "$c_dkim" | median)
+m_ccheck=$(echo "$c_check" | median)
+m_ccost=$(echo "$c_cost" | median)
 
 py_line=""
 if [ "${PY_SECONDS:-3}" != 0 ]; then
@@ -93,6 +104,8 @@ fi
 agree() { printf '%s\n' "$1" | sed -n 's/^[^ ]* *\([0-9]*\/[0-9]*\) agree\( ([^)]*)\)\{0,1\}.*/\1 agree\2/p'; }
 printf '%-15s %-58s %8.0f msgs/s\n' mailauth-dkim "$(agree "$dline")" "$m_dkim"
 printf '%-15s %-58s %8.0f msgs/s  %.2fx the DKIM cost\n' mailauth-check "$(agree "$cline")" "$m_check" "$m_cost"
+printf '%-15s %-58s %8.0f msgs/s\n' c-dkim "$(agree "$fdline")" "$m_cdkim"
+printf '%-15s %-58s %8.0f msgs/s  %.2fx the DKIM cost (core/ without Lua)\n' c-check "$(agree "$fcline")" "$m_ccheck" "$m_ccost"
 printf '%-15s %-58s %8.0f msgs/s  mailauth %.1fx faster\n' npm-mailauth "$(agree "$nline")" "$m_node" "$m_nratio"
 fastest=npm-mailauth fast_ratio=$m_nratio
 if [ -n "$py_line" ]; then
