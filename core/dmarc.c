@@ -9,6 +9,7 @@
 #include "from.h"
 #include "util.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +434,21 @@ check_reports(struct ctx *c, const char *policy_org, bool rfc7489, const struct 
 	ma_query_release(q, nq);
 }
 
+/* Clears what is read back; the large text arrays only get their first
+ * byte, the URI arrays are read up to nrua/nruf, rec only with have_record. */
+static void
+outcome_init(struct ma_dmarc_outcome *o)
+{
+	memset(o, 0, offsetof(struct ma_dmarc_outcome, author_domain));
+	o->author_domain[0] = o->policy_domain[0] = o->org_domain[0] = o->record[0] = '\0';
+	memset(&o->have_record, 0, offsetof(struct ma_dmarc_outcome, rua) - offsetof(struct ma_dmarc_outcome, have_record));
+	o->nrua = o->nruf = 0;
+	o->reports_checked = false;
+	o->queries = 0;
+	o->from_status = NULL;
+	o->author_domains = 0;
+}
+
 void
 ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc_request *req,
     struct ma_dmarc_outcome *o)
@@ -445,7 +461,7 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 	char author[256], org[256] = "";
 	struct walk aw;
 
-	memset(o, 0, sizeof(*o));
+	outcome_init(o);
 	o->author_exists = -1;
 	o->dkim_unsigned = -1;
 	o->rfc7489 = req->rfc7489;
@@ -686,10 +702,16 @@ ma_dmarc_check(struct ma_resolver *r, struct ma_budget *b, const struct ma_dmarc
 	}
 	o->disposition = o->result == MA_DMARC_FAIL ? o->policy : MA_POLICY_NONE;
 
-	for (size_t i = 0; i < rec->nrua; i++)
-		ma_strlcpy(o->rua[o->nrua++].uri, rec->rua[i], sizeof(o->rua[0].uri));
-	for (size_t i = 0; i < rec->nruf; i++)
-		ma_strlcpy(o->ruf[o->nruf++].uri, rec->ruf[i], sizeof(o->ruf[0].uri));
+	for (size_t i = 0; i < rec->nrua; i++) {
+		struct ma_dmarc_uri *u = &o->rua[o->nrua++];
+		ma_strlcpy(u->uri, rec->rua[i], sizeof(u->uri));
+		u->external = u->authorized = u->checked = false;
+	}
+	for (size_t i = 0; i < rec->nruf; i++) {
+		struct ma_dmarc_uri *u = &o->ruf[o->nruf++];
+		ma_strlcpy(u->uri, rec->ruf[i], sizeof(u->uri));
+		u->external = u->authorized = u->checked = false;
+	}
 	if (req->check_reports && (o->nrua || o->nruf)) {
 		/* The organizational domain of the policy domain. */
 		const char *porg = same(o->policy_domain, author) ? org : o->policy_domain;
@@ -726,7 +748,7 @@ ma_dmarc_check_message(struct ma_resolver *r, struct ma_budget *b, const struct 
 
 	ma_from_extract(m, &from);
 	if (from.status != MA_FROM_OK && from.status != MA_FROM_DOMAINS) {
-		memset(o, 0, sizeof(*o));
+		outcome_init(o);
 		o->author_exists = -1;
 		o->discovery = req->rfc7489 ? "psl" : "tree-walk";
 		o->result = MA_DMARC_PERMERROR;

@@ -3,6 +3,7 @@
 #include "dmarc.h"
 #include "util.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static const char *const result_names[] = { "none", "pass", "fail", "temperror", "permerror" };
@@ -102,7 +103,9 @@ ma_dmarc_record_parse(const char *txt, size_t len, struct ma_dmarc_record *r)
 	size_t i = 0;
 	bool first = true;
 
-	memset(r, 0, sizeof(*r));
+	/* The URI arrays (4 KB) are read only up to nrua/nruf: not cleared. */
+	memset(r, 0, offsetof(struct ma_dmarc_record, rua));
+	r->rua_valid = false;
 	r->psd = 'u';
 	r->pct = 100;
 	r->ri = 86400;

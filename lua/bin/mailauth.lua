@@ -329,7 +329,7 @@ function commands.check(args)
   local f = stdin_message()
   local ok, res = pcall(mailauth.check, { message = mailauth.message(f), ip = o.ip, helo = o.helo or "",
     mail_from = o["mail-from"] or "", rcpt = o.rcpt, resolver = r, rules = rules,
-    authserv_id = o["authserv-id"] or hostname(), now = now })
+    authserv_id = o["authserv-id"] or hostname(), now = now, details = true })
   f:close()
   if not ok then usage_error("check: " .. tostring(res):gsub("^[^:]*:%d+: ", "")) end
   local v = res.verdict

@@ -144,6 +144,7 @@ static const luaL_Reg funcs[] = {
 	{ "dmarc", lm_dmarc },
 	{ "psl", lm_psl },
 	{ "authres_build", lm_authres_build },
+	{ "authres", lm_authres },
 	{ "authres_parse", lm_authres_parse },
 	{ "authres_claims", lm_authres_claims },
 	{ "prefetch", lm_prefetch },

@@ -102,43 +102,7 @@ function M.authres(o)
   if type(o) ~= "table" or type(o.authserv_id) ~= "string" then
     error("bad argument #1 to 'authres' (table with authserv_id expected)", 2)
   end
-  local items = {}
-  local spf = o.spf
-  if spf then
-    local prop = spf.identity == "helo" and { "smtp", "helo", spf.domain or "" }
-      or { "smtp", "mailfrom", spf.sender or spf.domain or "" }
-    local item = { method = "spf", result = spf.result, props = { prop } }
-    if spf.result == "permerror" or spf.result == "temperror" then item.reason = spf.reason end
-    items[#items + 1] = item
-  end
-  if o.dkim then
-    if #o.dkim == 0 then items[#items + 1] = { method = "dkim", result = "none" } end
-    for _, sig in ipairs(o.dkim) do
-      local props = {}
-      if sig.domain and sig.domain ~= "" then props[#props + 1] = { "header", "d", sig.domain } end
-      if sig.selector and sig.selector ~= "" then props[#props + 1] = { "header", "s", sig.selector } end
-      if sig.algorithm and sig.algorithm ~= "" then props[#props + 1] = { "header", "a", sig.algorithm } end
-      if sig.header_b and sig.header_b ~= "" then props[#props + 1] = { "header", "b", sig.header_b } end
-      items[#items + 1] = { method = "dkim", result = sig.result, props = props,
-        reason = sig.result ~= "pass" and sig.reason or nil,
-        comment = sig.bits and sig.bits > 0 and (sig.bits .. "-bit key" .. (sig.testing and ", testing" or "")) or nil }
-    end
-  end
-  local dm = o.dmarc
-  if dm then
-    local props = {}
-    if dm.author_domain and dm.author_domain ~= "" then props[1] = { "header", "from", dm.author_domain } end
-    if dm.policy then props[#props + 1] = { "policy", "dmarc", dm.policy } end
-    local comment
-    if dm.policy then
-      comment = ("p=%s dis=%s"):format(dm.requested_policy or dm.policy, dm.disposition or "none")
-      if dm.testing then comment = comment .. " t=y" end
-    end
-    if dm.arc then comment = (comment and comment .. " " or "") .. "arc=" .. dm.arc end
-    items[#items + 1] = { method = "dmarc", result = dm.result, props = props, comment = comment,
-      reason = (dm.result == "permerror" or dm.result == "temperror") and dm.reason or nil }
-  end
-  return core.authres_build(o.authserv_id, items)
+  return core.authres(o)
 end
 
 -- mailauth.authres_parse(value) -> parsed table | nil, reason
@@ -148,10 +112,8 @@ M.authres_parse = core.authres_parse
 -- that claim authserv_id: forged or stale, to be removed before delivery.
 function M.forged_authres(msg, authserv_id)
   local out = {}
-  for i, h in ipairs(msg:headers()) do
-    if h.name:lower() == "authentication-results" and core.authres_claims(h.value, authserv_id) then
-      out[#out + 1] = i
-    end
+  for _, h in ipairs(msg:headers("Authentication-Results")) do
+    if core.authres_claims(h.value, authserv_id) then out[#out + 1] = h.index end
   end
   return out
 end
@@ -162,7 +124,7 @@ end
 
 -- mailauth.check{ message =, ip =, helo =, mail_from =, rcpt =, resolver =,
 --   rules = <table or path>, authserv_id =, budget = <budget or {queries, timeout}>,
---   now =, legacy = }
+--   now =, legacy =, details = false, check_reports = false }
 -- The whole pipeline: SPF, DKIM, DMARC, site policy, Authentication-Results,
 -- under one per-message budget; the independent first lookups of all three
 -- checks go out together.  Returns { spf, dkim, dmarc, verdict,
@@ -187,12 +149,19 @@ function M.check(o)
 
   local mail_from = o.mail_from or ""
   local spf_domain = mail_from ~= "" and domain_of(mail_from) or o.helo
-  core.prefetch{ resolver = r, message = msg, spf_domain = spf_domain, budget = b }
+  -- Only the network backend has latency to overlap (ma_check_prefetch
+  -- says the same; asking here saves building the call).
+  if r:backend() == "dns" then
+    core.prefetch{ resolver = r, message = msg, spf_domain = spf_domain, budget = b }
+  end
+  -- details = true adds the Received-SPF text and the DMARC record's tags
+  -- and report addresses (the CLI shows them; an MTA needs only the verdict
+  -- and Authentication-Results).
   local spf = M.spf{ ip = o.ip, helo = o.helo or "", mail_from = mail_from, resolver = r,
-    receiver = authserv_id, budget = b, now = o.now }
+    receiver = authserv_id, budget = b, now = o.now, received_spf = o.details or false }
   local dkim = M.dkim.verify(msg, { resolver = r, budget = b, now = o.now, legacy = o.legacy })
   local dmarc = M.dmarc{ message = msg, spf = spf, dkim = dkim, resolver = r, budget = b,
-    check_reports = o.check_reports }
+    check_reports = o.check_reports, details = o.details or false }
   local results = { ip = o.ip, helo = o.helo, mail_from = mail_from, rcpt = o.rcpt,
     spf = spf, dkim = dkim, dmarc = dmarc, message = msg }
   local verdict = policy.inbound(rules, results)

@@ -2,6 +2,7 @@
 #include "check.h"
 #include "lmailauth.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,5 +156,126 @@ lm_prefetch(lua_State *L)
 	size_t n = ma_check_prefetch(lr->r, b, m, spf, 10);
 	lr->L = NULL;
 	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
+/* A string field of the table at t, or NULL (the table keeps it alive). */
+static const char *
+field(lua_State *L, int t, const char *k)
+{
+	const char *s;
+
+	lua_getfield(L, t, k);
+	s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+	lua_pop(L, 1);
+	return s && *s ? s : NULL;
+}
+
+static bool
+same(const char *a, const char *b)
+{
+	return a && strcmp(a, b) == 0;
+}
+
+static void
+prop(struct ma_ar *a, const char *ptype, const char *p, const char *v)
+{
+	if (v)
+		ma_ar_prop(a, ptype, p, v);
+}
+
+/* authres{ authserv_id =, spf =, dkim =, dmarc = }: the field from result
+ * tables of mailauth.spf, mailauth.dkim.verify and mailauth.dmarc. */
+int
+lm_authres(lua_State *L)
+{
+	struct ma_ar a;
+	char buf[128];
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	const char *id = field(L, 1, "authserv_id");
+	if (id == NULL)
+		return luaL_error(L, "option 'authserv_id' is required");
+	/* Everything is read before the builder holds memory: nothing
+	 * below raises (only strings are read, with lua_getfield on plain
+	 * result tables). */
+	ma_ar_init(&a, id);
+	lua_getfield(L, 1, "spf");
+	if (lua_istable(L, -1)) {
+		int t = lua_gettop(L);
+		const char *res = field(L, t, "result");
+		const char *reason = field(L, t, "reason");
+		ma_ar_method(&a, "spf", res ? res : "none",
+		    same(res, "permerror") || same(res, "temperror") ? reason : NULL);
+		if (same(field(L, t, "identity"), "helo"))
+			prop(&a, "smtp", "helo", field(L, t, "domain"));
+		else {
+			const char *s = field(L, t, "sender");
+			prop(&a, "smtp", "mailfrom", s ? s : field(L, t, "domain"));
+		}
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "dkim");
+	if (lua_istable(L, -1)) {
+		int t = lua_gettop(L);
+		lua_Integer n = (lua_Integer)lua_rawlen(L, t);
+		if (n == 0)
+			ma_ar_method(&a, "dkim", "none", NULL);
+		for (lua_Integer i = 1; i <= n; i++) {
+			lua_rawgeti(L, t, i);
+			if (lua_istable(L, -1)) {
+				int s = lua_gettop(L);
+				const char *res = field(L, s, "result");
+				ma_ar_method(&a, "dkim", res ? res : "none", same(res, "pass") ? NULL : field(L, s, "reason"));
+				prop(&a, "header", "d", field(L, s, "domain"));
+				prop(&a, "header", "s", field(L, s, "selector"));
+				prop(&a, "header", "a", field(L, s, "algorithm"));
+				prop(&a, "header", "b", field(L, s, "header_b"));
+				lua_getfield(L, s, "bits");
+				lua_Integer bits = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+				lua_pop(L, 1);
+				lua_getfield(L, s, "testing");
+				bool testing = lua_toboolean(L, -1);
+				lua_pop(L, 1);
+				if (bits > 0) {
+					snprintf(buf, sizeof(buf), "%lld-bit key%s", (long long)bits, testing ? ", testing" : "");
+					ma_ar_comment(&a, buf);
+				}
+			}
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "dmarc");
+	if (lua_istable(L, -1)) {
+		int t = lua_gettop(L);
+		const char *res = field(L, t, "result");
+		const char *pol = field(L, t, "policy");
+		ma_ar_method(&a, "dmarc", res ? res : "none",
+		    same(res, "permerror") || same(res, "temperror") ? field(L, t, "reason") : NULL);
+		prop(&a, "header", "from", field(L, t, "author_domain"));
+		prop(&a, "policy", "dmarc", pol);
+		const char *req = field(L, t, "requested_policy");
+		const char *dis = field(L, t, "disposition");
+		const char *arc = field(L, t, "arc");
+		lua_getfield(L, t, "testing");
+		bool testing = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+		size_t o = 0;
+		buf[0] = '\0';
+		if (pol)
+			o = ma_bprintf(buf, sizeof(buf), "p=%s dis=%s%s", req ? req : pol, dis ? dis : "none",
+			    testing ? " t=y" : "");
+		if (arc)
+			ma_bprintf(buf + o, sizeof(buf) - o, "%sarc=%s", o ? " " : "", arc);
+		if (buf[0])
+			ma_ar_comment(&a, buf);
+	}
+	lua_pop(L, 1);
+	char *h = ma_ar_finish(&a);
+	if (h == NULL)
+		return luaL_error(L, "out of memory");
+	lua_pushstring(L, h);
+	free(h);
 	return 1;
 }

@@ -60,9 +60,14 @@ lm_dkim_verify(lua_State *L)
 		.keys = lr->keys,
 	};
 	b = lm_budget_arg(L, 2, &budget);
-	struct ma_dkim_sig *sigs = lua_newuserdatauv(L, MAX_SIGS * sizeof(*sigs), 0);
+	/* Room for the message's own DKIM-Signature fields only (usually one
+	 * or two, 1 KB each), not MAX_SIGS (33 KB) per call. */
+	size_t want = 0;
+	for (size_t i = 0; i < ma_msg_count(m) && want < MAX_SIGS; i++)
+		want += ma_header_is(ma_msg_header(m, i), "DKIM-Signature");
+	struct ma_dkim_sig *sigs = lua_newuserdatauv(L, (want ? want : 1) * sizeof(*sigs), 0);
 	lr->L = L;
-	size_t n = ma_dkim_verify(lr->r, b, m, &o, sigs, MAX_SIGS);
+	size_t n = ma_dkim_verify(lr->r, b, m, &o, sigs, want ? want : 1);
 	lr->L = NULL;
 
 	lua_createtable(L, (int)n, 0);

@@ -128,7 +128,7 @@ push_align(lua_State *L, const char *k, bool aligned, bool strict, const char *d
 }
 
 static void
-push_outcome(lua_State *L, const struct ma_dmarc_outcome *o, const char *spf_domain)
+push_outcome(lua_State *L, const struct ma_dmarc_outcome *o, const char *spf_domain, bool details)
 {
 	lua_createtable(L, 0, 20);
 	lm_set_str(L, "result", ma_dmarc_result_name(o->result));
@@ -144,32 +144,34 @@ push_outcome(lua_State *L, const struct ma_dmarc_outcome *o, const char *spf_dom
 		lm_set_str(L, "domain", o->policy_domain);
 		lm_set_str(L, "policy_domain", o->policy_domain);
 		lm_set_str(L, "record", o->record);
-		const struct ma_dmarc_record *r = &o->rec;
-		lua_createtable(L, 0, 10);
-		if (r->p != MA_POLICY_UNSET)
-			lm_set_str(L, "p", ma_dmarc_policy_name(r->p));
-		if (r->sp != MA_POLICY_UNSET)
-			lm_set_str(L, "sp", ma_dmarc_policy_name(r->sp));
-		if (r->np != MA_POLICY_UNSET)
-			lm_set_str(L, "np", ma_dmarc_policy_name(r->np));
-		lua_pushlstring(L, &r->psd, 1);
-		lua_setfield(L, -2, "psd");
-		lm_set_str(L, "t", r->testing ? "y" : "n");
-		lm_set_str(L, "adkim", r->adkim_strict ? "s" : "r");
-		lm_set_str(L, "aspf", r->aspf_strict ? "s" : "r");
-		if (o->rfc7489) {
-			/* historic in RFC 9989 (9.3): reported in RFC 7489 mode only */
-			lm_set_int(L, "pct", r->pct);
-			lm_set_int(L, "ri", r->ri);
-			lm_set_str(L, "rf", r->rf);
+		if (details) {
+			const struct ma_dmarc_record *r = &o->rec;
+			lua_createtable(L, 0, 10);
+			if (r->p != MA_POLICY_UNSET)
+				lm_set_str(L, "p", ma_dmarc_policy_name(r->p));
+			if (r->sp != MA_POLICY_UNSET)
+				lm_set_str(L, "sp", ma_dmarc_policy_name(r->sp));
+			if (r->np != MA_POLICY_UNSET)
+				lm_set_str(L, "np", ma_dmarc_policy_name(r->np));
+			lua_pushlstring(L, &r->psd, 1);
+			lua_setfield(L, -2, "psd");
+			lm_set_str(L, "t", r->testing ? "y" : "n");
+			lm_set_str(L, "adkim", r->adkim_strict ? "s" : "r");
+			lm_set_str(L, "aspf", r->aspf_strict ? "s" : "r");
+			if (o->rfc7489) {
+				/* historic in RFC 9989 (9.3): reported in RFC 7489 mode only */
+				lm_set_int(L, "pct", r->pct);
+				lm_set_int(L, "ri", r->ri);
+				lm_set_str(L, "rf", r->rf);
+			}
+			if (r->fo[0])
+				lm_set_str(L, "fo", r->fo);
+			lua_setfield(L, -2, "tags");
+			push_uris(L, o->rua, o->nrua, o->reports_checked);
+			lua_setfield(L, -2, "rua");
+			push_uris(L, o->ruf, o->nruf, o->reports_checked);
+			lua_setfield(L, -2, "ruf");
 		}
-		if (r->fo[0])
-			lm_set_str(L, "fo", r->fo);
-		lua_setfield(L, -2, "tags");
-		push_uris(L, o->rua, o->nrua, o->reports_checked);
-		lua_setfield(L, -2, "rua");
-		push_uris(L, o->ruf, o->nruf, o->reports_checked);
-		lua_setfield(L, -2, "ruf");
 	}
 	lm_set_str(L, "disposition", o->have_record ? ma_dmarc_policy_name(o->disposition) : "none");
 	if (o->org_domain[0])
@@ -236,7 +238,9 @@ lm_dmarc(lua_State *L)
 		return luaL_error(L, "option 'dkim' must be a list");
 	lua_pop(L, 1);
 
-	struct ma_dmarc_outcome *o = lua_newuserdatauv(L, sizeof(*o), 0);
+	/* On the C stack: only the parts written are touched (no 10 KB
+	 * userdata to allocate, clear and collect per message). */
+	struct ma_dmarc_outcome ostack, *o = &ostack;
 	lr->L = L;
 	lua_getfield(L, 1, "message");
 	if (!lua_isnil(L, -1)) {
@@ -250,7 +254,7 @@ lm_dmarc(lua_State *L)
 	}
 	lr->L = NULL;
 	lua_pop(L, 1);
-	push_outcome(L, o, req.spf.domain);
+	push_outcome(L, o, req.spf.domain, lm_opt_bool(L, 1, "details", true));
 	/* An ARC result the caller verified elsewhere: carried for the
 	 * Authentication-Results comment and the site rules. */
 	const char *arc = lm_opt_string(L, 1, "arc", NULL);

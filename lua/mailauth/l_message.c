@@ -102,7 +102,9 @@ l_message_headers(lua_State *L)
 		const struct ma_header *h = ma_msg_header(m, i);
 		if (want && !ma_header_is(h, want))
 			continue;
-		lua_createtable(L, 0, 3);
+		lua_createtable(L, 0, 4);
+		lua_pushinteger(L, (lua_Integer)i + 1);	/* its place among all fields */
+		lua_setfield(L, -2, "index");
 		lua_pushlstring(L, h->raw, h->namelen);
 		lua_setfield(L, -2, "name");
 		lua_pushlstring(L, h->raw + h->valoff, h->len - h->valoff);

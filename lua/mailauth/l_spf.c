@@ -32,14 +32,17 @@ lm_spf(lua_State *L)
 	req.max_void = (unsigned)lm_opt_number(L, 1, "max_void_lookups", 0);
 	b = lm_budget_arg(L, 1, &budget);
 
-	/* The outcome is large: keep it off the C stack of the interpreter. */
-	out = lua_newuserdatauv(L, sizeof(*out), 0);
+	struct ma_spf_outcome outs;
+	out = &outs;
 	lr->L = L;
 	int rc = ma_spf_check(lr->r, b, &req, out);
 	lr->L = NULL;
 	if (rc < 0)
 		return luaL_error(L, "invalid IP address '%s'", req.ip);
-	ma_spf_received(&req, out, hdr, sizeof(hdr));
+	/* received_spf = false: the caller writes no Received-SPF field. */
+	bool header = lm_opt_bool(L, 1, "received_spf", true);
+	if (header)
+		ma_spf_received(&req, out, hdr, sizeof(hdr));
 
 	lua_createtable(L, 0, 12);
 	lm_set_str(L, "result", ma_spf_result_name(out->result));
@@ -53,7 +56,8 @@ lm_spf(lua_State *L)
 	lm_set_int(L, "lookups", out->lookups);
 	lm_set_int(L, "void_lookups", out->void_lookups);
 	lm_set_int(L, "queries", out->queries);
-	lm_set_str(L, "received_spf", hdr);
+	if (header)
+		lm_set_str(L, "received_spf", hdr);
 	return 1;
 }
 

@@ -56,6 +56,7 @@ int	 lm_dkim_sign(lua_State *);
 int	 lm_dkim_keygen(lua_State *);
 int	 lm_dmarc(lua_State *);
 int	 lm_authres_build(lua_State *);
+int	 lm_authres(lua_State *);
 int	 lm_authres_parse(lua_State *);
 int	 lm_authres_claims(lua_State *);
 int	 lm_prefetch(lua_State *);
