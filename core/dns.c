@@ -45,13 +45,13 @@ ma_rrtype_from_name(const char *s, size_t len)
 
 /* Static status answers: read-only, shared by every thread. */
 static struct ma_answer status_answers[] = {
-	{ -1, MA_DNS_OK, 0, false, 0, 0, NULL },
-	{ -1, MA_DNS_NODATA, 0, false, 0, 0, NULL },
-	{ -1, MA_DNS_NXDOMAIN, 0, false, 0, 0, NULL },
-	{ -1, MA_DNS_SERVFAIL, 0, false, 0, 0, NULL },
-	{ -1, MA_DNS_TIMEOUT, 0, false, 0, 0, NULL },
-	{ -1, MA_DNS_ERROR, 0, false, 0, 0, NULL },
-	{ -1, MA_DNS_LIMIT, 0, false, 0, 0, NULL },
+	{ -1, MA_DNS_OK, 0, false, 0, 0, NULL, NULL, NULL },
+	{ -1, MA_DNS_NODATA, 0, false, 0, 0, NULL, NULL, NULL },
+	{ -1, MA_DNS_NXDOMAIN, 0, false, 0, 0, NULL, NULL, NULL },
+	{ -1, MA_DNS_SERVFAIL, 0, false, 0, 0, NULL, NULL, NULL },
+	{ -1, MA_DNS_TIMEOUT, 0, false, 0, 0, NULL, NULL, NULL },
+	{ -1, MA_DNS_ERROR, 0, false, 0, 0, NULL, NULL, NULL },
+	{ -1, MA_DNS_LIMIT, 0, false, 0, 0, NULL, NULL, NULL },
 };
 
 struct ma_answer *
@@ -73,8 +73,35 @@ ma_answer_ref(struct ma_answer *a)
 void
 ma_answer_unref(struct ma_answer *a)
 {
-	if (a && a->refs >= 0 && __atomic_sub_fetch(&a->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (a && a->refs >= 0 && __atomic_sub_fetch(&a->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		if (a->memo)
+			a->memo_free(a->memo);
 		free(a);
+	}
+}
+
+void *
+ma_answer_memo(const struct ma_answer *a)
+{
+	return a->refs < 0 ? NULL : __atomic_load_n(&a->memo, __ATOMIC_ACQUIRE);
+}
+
+void *
+ma_answer_memo_set(struct ma_answer *a, void *memo, void (*free_fn)(void *))
+{
+	void *expected = NULL;
+
+	if (a->refs < 0) {
+		free_fn(memo);
+		return NULL;
+	}
+	/* memo_free is written before the pointer is published. */
+	if (__atomic_load_n(&a->memo, __ATOMIC_ACQUIRE) == NULL)
+		__atomic_store_n(&a->memo_free, free_fn, __ATOMIC_RELAXED);
+	if (__atomic_compare_exchange_n(&a->memo, &expected, memo, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return memo;
+	free_fn(memo);
+	return expected;
 }
 
 size_t
@@ -266,6 +293,8 @@ ma_ab_finish(struct ma_answer_builder *b, enum ma_dns_status empty, bool ad, uin
 	unsigned char *bp = (unsigned char *)tab + ALIGN_UP(tables);
 
 	a->refs = 1;
+	a->memo = NULL;
+	a->memo_free = NULL;
 	a->qtype = b->qtype;
 	a->ad = ad;
 	a->nrr = b->n;

@@ -61,6 +61,10 @@ struct ma_answer {
 	uint32_t ttl;		/* for the cache: rrset TTL or negative TTL */
 	size_t nrr;
 	const struct ma_rr *rr;
+	/* Data derived from the records (a parsed SPF record, say), made once
+	 * and kept as long as the answer: see ma_answer_memo. */
+	void *memo;
+	void (*memo_free)(void *);
 };
 
 const char	*ma_dns_status_name(enum ma_dns_status);
@@ -70,6 +74,14 @@ uint16_t	 ma_rrtype_from_name(const char *, size_t);
 
 struct ma_answer	*ma_answer_ref(struct ma_answer *);
 void			 ma_answer_unref(struct ma_answer *);
+/* The memo of a (non-static) answer, or NULL.  A memo starts with an int
+ * saying what it is, so that two users of one answer never mix them up. */
+void	*ma_answer_memo(const struct ma_answer *);
+/* Offers a memo; returns the memo now attached (ours, or one another
+ * thread attached first, in which case ours is freed with free_fn).
+ * Static answers take none: free_fn(memo) and NULL are returned. */
+void	*ma_answer_memo_set(struct ma_answer *, void *memo, void (*free_fn)(void *));
+
 /* A shared, static answer carrying only a status (no records). */
 struct ma_answer	*ma_answer_status(enum ma_dns_status);
 

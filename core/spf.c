@@ -344,15 +344,80 @@ explain(struct spf_eval *ev, const struct spf_record *rec, const char *domain)
 	ma_answer_unref(a);
 }
 
+/* The SPF reading of a TXT answer, attached to it as its memo. */
+#define SPF_MEMO_KIND	0x53504631	/* "SPF1" */
+
+enum { SPF_MEMO_NONE, SPF_MEMO_MULTI, SPF_MEMO_BAD, SPF_MEMO_OK };
+
+struct spf_memo {
+	int kind;
+	int state;
+	char why[200];
+	struct spf_record rec;
+	struct ma_arena arena;	/* owns the record text and its terms */
+};
+
+static void
+memo_free(void *p)
+{
+	struct spf_memo *m = p;
+
+	ma_arena_free(&m->arena);
+	free(m);
+}
+
+static const struct spf_memo *
+memo_for(struct ma_answer *a)
+{
+	struct spf_memo *m = ma_answer_memo(a);
+	const struct ma_rr *sel = NULL;
+
+	if (m && m->kind == SPF_MEMO_KIND)
+		return m;
+	if (m)
+		return NULL;	/* another user's memo: not expected on TXT answers */
+	if ((m = malloc(sizeof(*m))) == NULL)
+		return NULL;
+	m->kind = SPF_MEMO_KIND;
+	m->state = SPF_MEMO_NONE;
+	m->why[0] = '\0';
+	memset(&m->rec, 0, sizeof(m->rec));
+	ma_arena_init(&m->arena, NULL, 0, 1u << 22);
+	for (size_t i = 0; i < a->nrr; i++) {
+		const struct ma_rr *rr = &a->rr[i];
+		unsigned char head[7];
+		if (rr->type != MA_RR_TXT)
+			continue;
+		size_t hl = ma_txt_join(rr, head, sizeof(head));
+		if (!spf_is_record(head, hl < sizeof(head) ? hl : sizeof(head)))
+			continue;
+		if (sel) {
+			m->state = SPF_MEMO_MULTI;
+			break;
+		}
+		sel = rr;
+	}
+	if (sel && m->state != SPF_MEMO_MULTI) {
+		size_t len = sel->u.txt.total;
+		char *text = ma_arena_alloc(&m->arena, len + 1);
+		if (text == NULL) {
+			m->state = SPF_MEMO_BAD;
+			ma_strlcpy(m->why, "record too large", sizeof(m->why));
+		} else {
+			ma_txt_join(sel, (unsigned char *)text, len);
+			text[len] = '\0';
+			m->state = spf_record_parse(text, len, &m->rec, &m->arena, m->why, sizeof(m->why)) < 0 ?
+			    SPF_MEMO_BAD : SPF_MEMO_OK;
+		}
+	}
+	return ma_answer_memo_set(a, m, memo_free);
+}
+
 static enum ma_spf_result
 check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 {
 	struct ma_answer *a;
-	const struct ma_rr *sel = NULL;
-	struct spf_record rec;
 	enum ma_spf_result res = MA_SPF_NEUTRAL;
-	char *text;
-	size_t len;
 
 	a = lookup(ev, domain, MA_RR_TXT);
 	if (dns_failed(a)) {
@@ -363,38 +428,27 @@ check_host(struct spf_eval *ev, const char *domain, unsigned depth)
 		res = err(ev, MA_SPF_PERMERROR, "more than %u void lookups, at %s", ev->max_void, domain);
 		goto out;
 	}
-	/* 4.5: exactly one record that begins "v=spf1". */
-	for (size_t i = 0; i < a->nrr; i++) {
-		const struct ma_rr *rr = &a->rr[i];
-		unsigned char head[7];
-		if (rr->type != MA_RR_TXT)
-			continue;
-		size_t hl = ma_txt_join(rr, head, sizeof(head));
-		if (!spf_is_record(head, hl < sizeof(head) ? hl : sizeof(head)))
-			continue;
-		if (sel) {
-			res = err(ev, MA_SPF_PERMERROR, "more than one SPF record at %s", domain);
-			goto out;
-		}
-		sel = rr;
+	/* 4.5: exactly one record that begins "v=spf1"; selected and parsed
+	 * once per answer (the memo lives as long as the cached answer). */
+	const struct spf_memo *memo = a->nrr ? memo_for(a) : NULL;
+	if (a->nrr && memo == NULL) {
+		res = err(ev, MA_SPF_TEMPERROR, "out of memory evaluating %s", domain);
+		goto out;
 	}
-	if (sel == NULL) {
+	if (memo == NULL || memo->state == SPF_MEMO_NONE) {
 		res = MA_SPF_NONE;
 		ma_bprintf(ev->out->reason, sizeof(ev->out->reason), "no SPF record at %s", domain);
 		goto out;
 	}
-	len = sel->u.txt.total;
-	if ((text = ma_arena_alloc(&ev->arena, len + 1)) == NULL) {
-		res = err(ev, MA_SPF_PERMERROR, "SPF record at %s too large", domain);
+	if (memo->state == SPF_MEMO_MULTI) {
+		res = err(ev, MA_SPF_PERMERROR, "more than one SPF record at %s", domain);
 		goto out;
 	}
-	ma_txt_join(sel, (unsigned char *)text, len);
-	text[len] = '\0';
-	char why[200];
-	if (spf_record_parse(text, len, &rec, &ev->arena, why, sizeof(why)) < 0) {
-		res = err(ev, MA_SPF_PERMERROR, "%s in the record at %s", why, domain);
+	if (memo->state == SPF_MEMO_BAD) {
+		res = err(ev, MA_SPF_PERMERROR, "%s in the record at %s", memo->why, domain);
 		goto out;
 	}
+	const struct spf_record rec = memo->rec;
 	for (size_t i = 0; i < rec.nterms; i++) {
 		const struct spf_term *t = &rec.terms[i];
 		int m = mechanism(ev, t, domain, depth, &res);
