@@ -10,11 +10,9 @@
  * zone.json with a 10000-entry cache and a 1024-key DKIM key cache (what
  * mailauth.resolver{ fixture = ... } makes).  Per message:
  *   dkim   ma_msg_new + ma_msg_parse + ma_dkim_verify + ma_msg_free
- *   check  the same message, a 200-query budget, then what mailauth.check
- *          does in C: ma_check_prefetch, ma_spf_check + ma_spf_received,
- *          ma_dkim_verify, ma_dmarc_check_message (SPF and every signature
- *          as identities), the Authentication-Results field (ma_ar_*: spf,
- *          one dkim per signature with d/s/a/b, dmarc with from and policy),
+ *   check  the same message, a 200-query budget, then ma_check_run (what
+ *          mailauth.check calls): prefetch, SPF with Received-SPF, DKIM,
+ *          DMARC with both as identities, the Authentication-Results field
  *          and the scan for fields claiming our authserv-id.
  * An untimed pass of each checks agreement with envelopes.json (dkim
  * results; spf, dmarc and dmarc policy); then rounds of one pass of each,
@@ -24,7 +22,8 @@
  *   c-dkim          1000/1000 agree       10000 msgs/s
  *   c-check         1000/1000 agree        9000 msgs/s  1.11x the DKIM cost
  * The result structures are allocated once and reused (a C caller's
- * normal practice); that is the point of comparison with the Lua module.
+ * normal practice); the difference to the Lua module is its result tables
+ * and the site policy.
  */
 #include "authres.h"
 #include "check.h"
@@ -113,10 +112,7 @@ struct ctx {
 	struct ma_resolver *r;
 	struct ma_dkim_verify_opts vo;
 	struct ma_dkim_sig *sigs;
-	struct ma_spf_outcome *spf;
-	struct ma_dmarc_outcome *dm;
-	char received[2048];
-	char *ar;
+	struct ma_check_result res;	/* the last message's, kept for the agreement pass */
 	size_t nsigs, forged;
 };
 
@@ -135,61 +131,15 @@ do_check(struct ctx *c, const struct env *e)
 {
 	struct ma_msg *m = ma_msg_new(NULL);
 	struct ma_budget b;
-	struct ma_dmarc_identity ids[MAX_SIGS];
-	struct ma_dmarc_request dq;
-	struct ma_ar ar;
-	const char *at = strrchr(e->mail_from, '@');
+	struct ma_check_request q = { .ip = e->ip, .helo = e->helo, .mail_from = e->mail_from,
+		.authserv_id = AUTHSERV, .now = NOW_FIXED, .dkim = c->vo, .received_spf = true };
 
 	ma_msg_parse(m, e->text, e->len);
 	ma_budget_init(&b, 200, 20000);
-	ma_check_prefetch(c->r, &b, m, at ? at + 1 : e->helo, 10);
-	struct ma_spf_request sq = { .ip = e->ip, .helo = e->helo, .mail_from = e->mail_from,
-		.receiver = AUTHSERV, .now = NOW_FIXED };
-	ma_spf_check(c->r, &b, &sq, c->spf);
-	ma_spf_received(&sq, c->spf, c->received, sizeof(c->received));
-	c->nsigs = ma_dkim_verify(c->r, &b, m, &c->vo, c->sigs, MAX_SIGS);
-
-	memset(&dq, 0, sizeof(dq));
-	dq.spf.domain = c->spf->domain;
-	dq.spf.pass = c->spf->result == MA_SPF_PASS;
-	dq.spf.unsigned_bytes = -1;
-	dq.spf_helo = c->spf->helo_identity;
-	for (size_t i = 0; i < c->nsigs; i++) {
-		ids[i].domain = c->sigs[i].domain;
-		ids[i].pass = c->sigs[i].result == MA_DKIM_PASS;
-		ids[i].unsigned_bytes = c->sigs[i].unsigned_bytes;
-	}
-	dq.dkim = ids;
-	dq.ndkim = c->nsigs;
-	ma_dmarc_check_message(c->r, &b, m, &dq, c->dm);
-
-	ma_ar_init(&ar, AUTHSERV);
-	ma_ar_method(&ar, "spf", ma_spf_result_name(c->spf->result), NULL);
-	ma_ar_prop(&ar, "smtp", "mailfrom", c->spf->sender);
-	if (c->nsigs == 0)
-		ma_ar_method(&ar, "dkim", "none", NULL);
-	for (size_t i = 0; i < c->nsigs; i++) {
-		const struct ma_dkim_sig *s = &c->sigs[i];
-		ma_ar_method(&ar, "dkim", ma_dkim_result_name(s->result), s->result == MA_DKIM_PASS ? NULL : s->reason);
-		ma_ar_prop(&ar, "header", "d", s->domain);
-		ma_ar_prop(&ar, "header", "s", s->selector);
-		ma_ar_prop(&ar, "header", "a", s->algorithm);
-		ma_ar_prop(&ar, "header", "b", s->header_b);
-	}
-	ma_ar_method(&ar, "dmarc", ma_dmarc_result_name(c->dm->result), NULL);
-	ma_ar_prop(&ar, "header", "from", c->dm->author_domain);
-	if (c->dm->have_record)
-		ma_ar_prop(&ar, "policy", "dmarc", ma_dmarc_policy_name(c->dm->policy));
-	free(c->ar);
-	c->ar = ma_ar_finish(&ar);
-
-	c->forged = 0;
-	for (size_t i = 0; i < ma_msg_count(m); i++) {
-		const struct ma_header *h = ma_msg_header(m, i);
-		if (ma_header_is(h, "Authentication-Results") &&
-		    ma_authres_claims(h->raw + h->valoff, h->len - h->valoff, AUTHSERV))
-			c->forged++;
-	}
+	ma_check_result_free(&c->res);
+	ma_check_run(c->r, &b, m, &q, c->sigs, MAX_SIGS, &c->res);
+	c->nsigs = c->res.nsigs;
+	c->forged = c->res.nforged;
 	ma_msg_free(m);
 }
 
@@ -272,8 +222,6 @@ main(int argc, char **argv)
 	c.vo = (struct ma_dkim_verify_opts){ .max_signatures = 10, .now = NOW_FIXED, .clock_skew = 300,
 		.keys = ma_dkim_keycache_new(1024) };
 	c.sigs = calloc(MAX_SIGS, sizeof(*c.sigs));
-	c.spf = calloc(1, sizeof(*c.spf));
-	c.dm = calloc(1, sizeof(*c.dm));
 
 	size_t agree_dkim = 0, agree_check = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -283,10 +231,10 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		const struct env *e = &envs[i];
 		do_check(&c, e);
-		const char *pol = c.dm->have_record ? ma_dmarc_policy_name(c.dm->policy) : "";
-		agree_check += same_dkim(&c, e) && strcmp(ma_spf_result_name(c.spf->result), e->spf) == 0 &&
-		    strcmp(ma_dmarc_result_name(c.dm->result), e->dmarc) == 0 && strcmp(pol, e->policy) == 0 &&
-		    c.ar != NULL && c.forged == 0;
+		const char *pol = c.res.dmarc.have_record ? ma_dmarc_policy_name(c.res.dmarc.policy) : "";
+		agree_check += same_dkim(&c, e) && strcmp(ma_spf_result_name(c.res.spf.result), e->spf) == 0 &&
+		    strcmp(ma_dmarc_result_name(c.res.dmarc.result), e->dmarc) == 0 && strcmp(pol, e->policy) == 0 &&
+		    c.res.authres != NULL && c.forged == 0;
 	}
 
 	size_t cap = 64, nr = 0;
@@ -321,10 +269,8 @@ main(int argc, char **argv)
 	printf("%-15s %zu/%zu agree %9.0f msgs/s  %.2fx the DKIM cost (%zu rounds)\n", "c-check", agree_check, n,
 	    (double)n / mc, mr, nr);
 
-	free(c.ar);
+	ma_check_result_free(&c.res);
 	free(c.sigs);
-	free(c.spf);
-	free(c.dm);
 	ma_dkim_keycache_free(c.vo.keys);
 	ma_resolver_free(c.r);
 	for (size_t i = 0; i < n; i++) {

@@ -28,6 +28,43 @@ void	 ma_ar_comment(struct ma_ar *, const char *text);
 char	*ma_ar_finish(struct ma_ar *);
 
 /*
+ * The receiver's own field from its checks' results (core/authres_results.c):
+ * one spf resinfo, one dkim resinfo per signature ("dkim=none" when the
+ * message has none), one dmarc resinfo.  NULL or "" strings are left out.
+ * A reason is given where it helps the reader of the field: for SPF and
+ * DMARC errors, and for every DKIM result but pass.
+ */
+struct ma_ar_spf {
+	const char *result, *reason, *domain, *sender;
+	bool helo;			/* smtp.helo instead of smtp.mailfrom */
+};
+
+struct ma_ar_dkim {
+	const char *result, *reason, *domain, *selector, *algorithm, *header_b;
+	long long bits;			/* > 0: a "(2048-bit key)" comment */
+	bool testing;			/* key t=y, in that comment */
+};
+
+struct ma_ar_dmarc {
+	const char *result, *reason, *author_domain;
+	const char *policy, *requested, *disposition;	/* policy NULL: no record */
+	bool testing;			/* t=y lowered the policy */
+	const char *arc;		/* an ARC result verified elsewhere, or NULL */
+};
+
+struct ma_ar_results {
+	const char *authserv_id;
+	const struct ma_ar_spf *spf;	/* NULL: no spf resinfo */
+	bool have_dkim;			/* false: no dkim resinfo at all */
+	const struct ma_ar_dkim *dkim;
+	size_t ndkim;
+	const struct ma_ar_dmarc *dmarc; /* NULL: no dmarc resinfo */
+};
+
+/* The field, as ma_ar_finish returns it (malloc'd; NULL without memory). */
+char	*ma_authres_results(const struct ma_ar_results *);
+
+/*
  * Parsing.
  */
 #define MA_AR_MAX_RESULTS	32

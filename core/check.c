@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_PREFETCH	48
@@ -82,4 +83,113 @@ ma_check_prefetch(struct ma_resolver *r, struct ma_budget *bud, const struct ma_
 	ma_resolve(r, bud, b.q, b.n);
 	ma_query_release(b.q, b.n);
 	return b.n;
+}
+
+static void
+ar_spf(const struct ma_spf_outcome *o, struct ma_ar_spf *a)
+{
+	*a = (struct ma_ar_spf){ .result = ma_spf_result_name(o->result), .reason = o->reason,
+		.domain = o->domain, .sender = o->sender, .helo = o->helo_identity };
+}
+
+static void
+ar_dkim(const struct ma_dkim_sig *s, struct ma_ar_dkim *a)
+{
+	*a = (struct ma_ar_dkim){ .result = ma_dkim_result_name(s->result), .reason = s->reason,
+		.domain = s->domain, .selector = s->selector, .algorithm = s->algorithm,
+		.header_b = s->header_b, .bits = s->bits, .testing = s->testing };
+}
+
+static void
+ar_dmarc(const struct ma_dmarc_outcome *o, struct ma_ar_dmarc *a)
+{
+	*a = (struct ma_ar_dmarc){ .result = ma_dmarc_result_name(o->result), .reason = o->reason,
+		.author_domain = o->author_domain };
+	if (o->have_record) {
+		a->policy = ma_dmarc_policy_name(o->policy);
+		a->requested = ma_dmarc_policy_name(o->requested);
+		a->disposition = ma_dmarc_policy_name(o->disposition);
+		a->testing = o->testing;
+	}
+}
+
+int
+ma_check_run(struct ma_resolver *r, struct ma_budget *b, const struct ma_msg *m,
+    const struct ma_check_request *q, struct ma_dkim_sig *sigs, size_t max_sigs, struct ma_check_result *out)
+{
+	const char *mail_from = q->mail_from ? q->mail_from : "";
+	const char *at = strrchr(mail_from, '@');
+	const char *id = q->authserv_id ? q->authserv_id : "localhost";
+	struct ma_dkim_verify_opts vo = q->dkim;
+
+	out->authres = NULL;
+	out->forged = NULL;
+	out->nsigs = out->nforged = 0;
+	out->sigs = sigs;
+	out->received_spf[0] = '\0';
+	if (vo.now == 0)
+		vo.now = q->now;
+	ma_check_prefetch(r, b, m, *mail_from ? (at ? at + 1 : mail_from) : q->helo,
+	    vo.max_signatures ? vo.max_signatures : 10);
+
+	struct ma_spf_request sq = { .ip = q->ip, .helo = q->helo ? q->helo : "", .mail_from = mail_from,
+		.receiver = id, .now = q->now };
+	if (ma_spf_check(r, b, &sq, &out->spf) < 0)
+		return -1;
+	if (q->received_spf)
+		ma_spf_received(&sq, &out->spf, out->received_spf, sizeof(out->received_spf));
+
+	out->nsigs = ma_dkim_verify(r, b, m, &vo, sigs, max_sigs);
+
+	/* DMARC's identities are the two checks' results (RFC 9989 4.4). */
+	struct ma_dmarc_identity ids[32];
+	struct ma_dmarc_request dq = {
+		.spf = { .domain = out->spf.domain, .pass = out->spf.result == MA_SPF_PASS, .unsigned_bytes = -1 },
+		.spf_helo = out->spf.helo_identity, .dkim = ids, .rfc7489 = q->rfc7489, .psl = q->psl,
+		.check_reports = q->check_reports,
+	};
+	for (size_t i = 0; i < out->nsigs && i < 32; i++, dq.ndkim++)
+		ids[i] = (struct ma_dmarc_identity){ .domain = sigs[i].domain, .pass = sigs[i].result == MA_DKIM_PASS,
+			.unsigned_bytes = sigs[i].unsigned_bytes };
+	ma_dmarc_check_message(r, b, m, &dq, &out->dmarc);
+
+	if (!q->no_authres) {
+		struct ma_ar_spf as;
+		struct ma_ar_dkim ad[32];
+		struct ma_ar_dmarc am;
+		struct ma_ar_results ar = { .authserv_id = id, .spf = &as, .have_dkim = true, .dkim = ad,
+			.dmarc = &am };
+		ar_spf(&out->spf, &as);
+		for (; ar.ndkim < out->nsigs && ar.ndkim < 32; ar.ndkim++)
+			ar_dkim(&sigs[ar.ndkim], &ad[ar.ndkim]);
+		ar_dmarc(&out->dmarc, &am);
+		if ((out->authres = ma_authres_results(&ar)) == NULL)
+			return -2;
+	}
+
+	/* Fields claiming to be ours arrived with the message: forged or
+	 * stale, never to be trusted or delivered (RFC 8601 5). */
+	for (size_t i = 0; i < ma_msg_count(m); i++) {
+		const struct ma_header *h = ma_msg_header(m, i);
+		if (!ma_header_is(h, "Authentication-Results") ||
+		    !ma_authres_claims(h->raw + h->valoff, h->len - h->valoff, id))
+			continue;
+		if (out->nforged % 8 == 0) {
+			size_t *p = realloc(out->forged, (out->nforged + 8) * sizeof(*p));
+			if (p == NULL)
+				return -2;
+			out->forged = p;
+		}
+		out->forged[out->nforged++] = i;
+	}
+	return 0;
+}
+
+void
+ma_check_result_free(struct ma_check_result *out)
+{
+	free(out->authres);
+	free(out->forged);
+	out->authres = NULL;
+	out->forged = NULL;
 }

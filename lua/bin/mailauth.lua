@@ -23,7 +23,8 @@ commands:
   dmarc   --from-domain D [--spf-domain D [--spf-result R]] [--dkim-domain D [--dkim-result R]]...
           [--dns ZONE.json | --server IP@PORT] [--rfc7489] [--psl FILE] [--reports] [--json]
   check   --ip IP --helo NAME --mail-from ADDR [--rcpt ADDR] [--dns ZONE.json | --server IP@PORT]
-          [--rules FILE] [--authserv-id ID] [--now UNIXTIME] [--json] < MESSAGE
+          [--rules FILE] [--authserv-id ID] [--now UNIXTIME] [--rfc7489] [--psl FILE] [--reports]
+          [--json] < MESSAGE
   mta-sts DOMAIN [--server IP@PORT | --dns ZONE.json] [--cache DIR] [--ca-file F] [--port N]
           [--mx HOST]... [--rules FILE] [--now UNIXTIME] [--force] [--timeout S] [--json]
   mta-sts-refresh --cache DIR [--server IP@PORT | --dns ZONE.json] [--margin SECONDS] [--json]
@@ -264,6 +265,14 @@ end
 local RESULTS = { pass = true, fail = true, softfail = true, neutral = true, none = true,
   temperror = true, permerror = true, policy = true }
 
+-- The Public Suffix List when --rfc7489 asks for RFC 7489 mode, else nil.
+local function rfc7489_psl(cmd, o)
+  if not o.rfc7489 then return nil end
+  local ok, p = pcall(mailauth.psl, o.psl)
+  if not ok then usage_error(cmd .. ": " .. tostring(p):gsub("^[^:]*:%d+: ", "")) end
+  return p
+end
+
 function commands.dmarc(args)
   local o = parse(args, { ["from-domain"] = "value", ["spf-domain"] = "value", ["spf-result"] = "value",
     ["dkim-domain"] = "list", ["dkim-result"] = "list", dns = "value", server = "value",
@@ -285,12 +294,7 @@ function commands.dmarc(args)
     if not RESULTS[res] then usage_error("dmarc: bad --dkim-result '" .. res .. "'") end
     dkim[i] = { domain = d, result = res }
   end
-  local psl
-  if o.rfc7489 then
-    local ok, p = pcall(mailauth.psl, o.psl)
-    if not ok then usage_error("dmarc: " .. tostring(p):gsub("^[^:]*:%d+: ", "")) end
-    psl = p
-  end
+  local psl = rfc7489_psl("dmarc", o)
   local r = make_resolver(o)
   local res = mailauth.dmarc{ from_domain = o["from-domain"], spf = spf, dkim = dkim, resolver = r,
     rfc7489 = o.rfc7489, psl = psl, check_reports = o.reports }
@@ -316,7 +320,7 @@ end
 function commands.check(args)
   local o = parse(args, { ip = "value", helo = "value", ["mail-from"] = "value", rcpt = "value",
     dns = "value", server = "value", rules = "value", ["authserv-id"] = "value", now = "value",
-    json = "flag", timeout = "value" })
+    json = "flag", timeout = "value", rfc7489 = "flag", psl = "value", reports = "flag" })
   if not o.ip then usage_error("check: --ip is required") end
   if not valid_ip(o.ip) then usage_error("check: bad IP address '" .. o.ip .. "'") end
   local now
@@ -325,11 +329,13 @@ function commands.check(args)
     if not now or now < 0 then usage_error("check: bad --now '" .. o.now .. "'") end
   end
   local rules = o.rules and load_rules(o.rules) or nil
+  local psl = rfc7489_psl("check", o)
   local r = make_resolver(o)
   local f = stdin_message()
   local ok, res = pcall(mailauth.check, { message = mailauth.message(f), ip = o.ip, helo = o.helo or "",
     mail_from = o["mail-from"] or "", rcpt = o.rcpt, resolver = r, rules = rules,
-    authserv_id = o["authserv-id"] or hostname(), now = now, details = true })
+    authserv_id = o["authserv-id"] or hostname(), now = now, details = true,
+    rfc7489 = o.rfc7489, psl = psl, check_reports = o.reports })
   f:close()
   if not ok then usage_error("check: " .. tostring(res):gsub("^[^:]*:%d+: ", "")) end
   local v = res.verdict

@@ -148,6 +148,7 @@ static const luaL_Reg funcs[] = {
 	{ "authres_parse", lm_authres_parse },
 	{ "authres_claims", lm_authres_claims },
 	{ "prefetch", lm_prefetch },
+	{ "check", lm_check },
 	{ "cidr_valid", lm_cidr_valid },
 	{ "ip_in", lm_ip_in },
 	{ "sts_record_parse", lm_sts_record_parse },

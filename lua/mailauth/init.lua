@@ -118,58 +118,39 @@ function M.forged_authres(msg, authserv_id)
   return out
 end
 
-local function domain_of(addr)
-  return addr and addr:match("@([^@]+)$") or addr
-end
-
 -- mailauth.check{ message =, ip =, helo =, mail_from =, rcpt =, resolver =,
 --   rules = <table or path>, authserv_id =, budget = <budget or {queries, timeout}>,
---   now =, legacy =, details = false, check_reports = false }
+--   now =, legacy =, details = false, check_reports = false,
+--   rfc7489 = false, psl = mailauth.psl() }
 -- The whole pipeline: SPF, DKIM, DMARC, site policy, Authentication-Results,
 -- under one per-message budget; the independent first lookups of all three
 -- checks go out together.  Returns { spf, dkim, dmarc, verdict,
 -- authentication_results, forged_authres }.
+local policy -- mailauth.policy, loaded with the first check (it requires this module)
+
 function M.check(o)
   if type(o) ~= "table" then error("bad argument #1 to 'check' (table expected)", 2) end
-  local policy = require "mailauth.policy"
-  local r = o.resolver or M.default_resolver()
+  policy = policy or require "mailauth.policy"
   local msg = o.message
   if type(msg) == "string" or io.type(msg) == "file" then msg = M.message(msg) end
   if msg == nil then error("check: 'message' is required", 2) end
   local rules = o.rules
   if type(rules) == "string" then rules = policy.load(rules) end
   rules = rules or {}
-  local inb = rules.inbound or {}
-  local authserv_id = o.authserv_id or inb.authserv_id or "localhost"
-  local b = o.budget
-  if b == nil or type(b) == "table" then
-    b = o.budget or {}
-    b = core.budget{ queries = b.queries or 200, timeout = b.timeout or 20 }
-  end
-
-  local mail_from = o.mail_from or ""
-  local spf_domain = mail_from ~= "" and domain_of(mail_from) or o.helo
-  -- Only the network backend has latency to overlap (ma_check_prefetch
-  -- says the same; asking here saves building the call).
-  if r:backend() == "dns" then
-    core.prefetch{ resolver = r, message = msg, spf_domain = spf_domain, budget = b }
-  end
+  local inb = rules.inbound
+  -- SPF, DKIM, DMARC, Authentication-Results and the forged-field search
+  -- run in C in one call (core/check.c): one set of result tables.
   -- details = true adds the Received-SPF text and the DMARC record's tags
   -- and report addresses (the CLI shows them; an MTA needs only the verdict
   -- and Authentication-Results).
-  local spf = M.spf{ ip = o.ip, helo = o.helo or "", mail_from = mail_from, resolver = r,
-    receiver = authserv_id, budget = b, now = o.now, received_spf = o.details or false }
-  local dkim = M.dkim.verify(msg, { resolver = r, budget = b, now = o.now, legacy = o.legacy })
-  local dmarc = M.dmarc{ message = msg, spf = spf, dkim = dkim, resolver = r, budget = b,
-    check_reports = o.check_reports, details = o.details or false }
-  local results = { ip = o.ip, helo = o.helo, mail_from = mail_from, rcpt = o.rcpt,
-    spf = spf, dkim = dkim, dmarc = dmarc, message = msg }
-  local verdict = policy.inbound(rules, results)
+  local results = core.check{ message = msg, ip = o.ip, helo = o.helo, mail_from = o.mail_from, rcpt = o.rcpt,
+    resolver = o.resolver or M.default_resolver(), budget = o.budget,
+    authserv_id = o.authserv_id or (inb and inb.authserv_id) or "localhost",
+    now = o.now, legacy = o.legacy, details = o.details, check_reports = o.check_reports,
+    rfc7489 = o.rfc7489, psl = o.psl }
+  results.message = msg
+  results.verdict = policy.inbound(rules, results)
   results.message = nil
-  results.verdict = verdict
-  results.authentication_results = M.authres{ authserv_id = authserv_id, spf = spf, dkim = dkim, dmarc = dmarc }
-  results.forged_authres = M.forged_authres(msg, authserv_id)
-  results.queries = b:used()
   return results
 end
 

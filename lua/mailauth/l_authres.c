@@ -1,5 +1,4 @@
-/* mailauth.core: Authentication-Results, and the pipeline's prefetch. */
-#include "check.h"
+/* mailauth.core: Authentication-Results. */
 #include "lmailauth.h"
 
 #include <stdio.h>
@@ -140,25 +139,6 @@ lm_authres_claims(lua_State *L)
 	return 1;
 }
 
-/* prefetch{ resolver =, message =, spf_domain =, budget = } -> queries sent */
-int
-lm_prefetch(lua_State *L)
-{
-	struct ma_budget budget, *b;
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	struct lresolver *lr = lm_opt_resolver(L, 1);
-	const char *spf = lm_opt_string(L, 1, "spf_domain", NULL);
-	b = lm_budget_arg(L, 1, &budget);
-	lua_getfield(L, 1, "message");
-	const struct ma_msg *m = lua_isnil(L, -1) ? NULL : lm_check_message(L, -1);
-	lr->L = L;
-	size_t n = ma_check_prefetch(lr->r, b, m, spf, 10);
-	lr->L = NULL;
-	lua_pushinteger(L, (lua_Integer)n);
-	return 1;
-}
-
 /* A string field of the table at t, or NULL (the table keeps it alive). */
 static const char *
 field(lua_State *L, int t, const char *k)
@@ -171,108 +151,69 @@ field(lua_State *L, int t, const char *k)
 	return s && *s ? s : NULL;
 }
 
-static bool
-same(const char *a, const char *b)
-{
-	return a && strcmp(a, b) == 0;
-}
-
-static void
-prop(struct ma_ar *a, const char *ptype, const char *p, const char *v)
-{
-	if (v)
-		ma_ar_prop(a, ptype, p, v);
-}
-
 /* authres{ authserv_id =, spf =, dkim =, dmarc = }: the field from result
  * tables of mailauth.spf, mailauth.dkim.verify and mailauth.dmarc. */
 int
 lm_authres(lua_State *L)
 {
-	struct ma_ar a;
-	char buf[128];
+	struct ma_ar_spf as;
+	struct ma_ar_dkim dstack[4], *ad = dstack;
+	struct ma_ar_dmarc am;
+	struct ma_ar_results ar = { 0 };
 
 	luaL_checktype(L, 1, LUA_TTABLE);
-	const char *id = field(L, 1, "authserv_id");
-	if (id == NULL)
+	if ((ar.authserv_id = field(L, 1, "authserv_id")) == NULL)
 		return luaL_error(L, "option 'authserv_id' is required");
-	/* Everything is read before the builder holds memory: nothing
-	 * below raises (only strings are read, with lua_getfield on plain
-	 * result tables). */
-	ma_ar_init(&a, id);
+	/* Strings only, read with lua_getfield from tables that the options
+	 * table keeps alive. */
 	lua_getfield(L, 1, "spf");
 	if (lua_istable(L, -1)) {
 		int t = lua_gettop(L);
-		const char *res = field(L, t, "result");
-		const char *reason = field(L, t, "reason");
-		ma_ar_method(&a, "spf", res ? res : "none",
-		    same(res, "permerror") || same(res, "temperror") ? reason : NULL);
-		if (same(field(L, t, "identity"), "helo"))
-			prop(&a, "smtp", "helo", field(L, t, "domain"));
-		else {
-			const char *s = field(L, t, "sender");
-			prop(&a, "smtp", "mailfrom", s ? s : field(L, t, "domain"));
-		}
+		as = (struct ma_ar_spf){ .result = field(L, t, "result"), .reason = field(L, t, "reason"),
+			.domain = field(L, t, "domain"), .sender = field(L, t, "sender") };
+		const char *ident = field(L, t, "identity");
+		as.helo = ident && strcmp(ident, "helo") == 0;
+		ar.spf = &as;
 	}
 	lua_pop(L, 1);
 	lua_getfield(L, 1, "dkim");
 	if (lua_istable(L, -1)) {
 		int t = lua_gettop(L);
-		lua_Integer n = (lua_Integer)lua_rawlen(L, t);
-		if (n == 0)
-			ma_ar_method(&a, "dkim", "none", NULL);
-		for (lua_Integer i = 1; i <= n; i++) {
-			lua_rawgeti(L, t, i);
+		size_t n = lua_rawlen(L, t);
+		if (n > sizeof(dstack) / sizeof(dstack[0]))
+			ad = lua_newuserdatauv(L, n * sizeof(*ad), 0);	/* above t: popped with it */
+		ar.have_dkim = true;
+		ar.dkim = ad;
+		for (size_t i = 0; i < n; i++) {
+			lua_rawgeti(L, t, (lua_Integer)i + 1);
 			if (lua_istable(L, -1)) {
 				int s = lua_gettop(L);
-				const char *res = field(L, s, "result");
-				ma_ar_method(&a, "dkim", res ? res : "none", same(res, "pass") ? NULL : field(L, s, "reason"));
-				prop(&a, "header", "d", field(L, s, "domain"));
-				prop(&a, "header", "s", field(L, s, "selector"));
-				prop(&a, "header", "a", field(L, s, "algorithm"));
-				prop(&a, "header", "b", field(L, s, "header_b"));
+				struct ma_ar_dkim *d = &ad[ar.ndkim++];
+				*d = (struct ma_ar_dkim){ .result = field(L, s, "result"), .reason = field(L, s, "reason"),
+					.domain = field(L, s, "domain"), .selector = field(L, s, "selector"),
+					.algorithm = field(L, s, "algorithm"), .header_b = field(L, s, "header_b") };
 				lua_getfield(L, s, "bits");
-				lua_Integer bits = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
-				lua_pop(L, 1);
+				d->bits = lua_isinteger(L, -1) ? (long long)lua_tointeger(L, -1) : 0;
 				lua_getfield(L, s, "testing");
-				bool testing = lua_toboolean(L, -1);
-				lua_pop(L, 1);
-				if (bits > 0) {
-					snprintf(buf, sizeof(buf), "%lld-bit key%s", (long long)bits, testing ? ", testing" : "");
-					ma_ar_comment(&a, buf);
-				}
+				d->testing = lua_toboolean(L, -1);
+				lua_pop(L, 2);
 			}
 			lua_pop(L, 1);
 		}
 	}
-	lua_pop(L, 1);
 	lua_getfield(L, 1, "dmarc");
 	if (lua_istable(L, -1)) {
 		int t = lua_gettop(L);
-		const char *res = field(L, t, "result");
-		const char *pol = field(L, t, "policy");
-		ma_ar_method(&a, "dmarc", res ? res : "none",
-		    same(res, "permerror") || same(res, "temperror") ? field(L, t, "reason") : NULL);
-		prop(&a, "header", "from", field(L, t, "author_domain"));
-		prop(&a, "policy", "dmarc", pol);
-		const char *req = field(L, t, "requested_policy");
-		const char *dis = field(L, t, "disposition");
-		const char *arc = field(L, t, "arc");
+		am = (struct ma_ar_dmarc){ .result = field(L, t, "result"), .reason = field(L, t, "reason"),
+			.author_domain = field(L, t, "author_domain"), .policy = field(L, t, "policy"),
+			.requested = field(L, t, "requested_policy"), .disposition = field(L, t, "disposition"),
+			.arc = field(L, t, "arc") };
 		lua_getfield(L, t, "testing");
-		bool testing = lua_toboolean(L, -1);
+		am.testing = lua_toboolean(L, -1);
 		lua_pop(L, 1);
-		size_t o = 0;
-		buf[0] = '\0';
-		if (pol)
-			o = ma_bprintf(buf, sizeof(buf), "p=%s dis=%s%s", req ? req : pol, dis ? dis : "none",
-			    testing ? " t=y" : "");
-		if (arc)
-			ma_bprintf(buf + o, sizeof(buf) - o, "%sarc=%s", o ? " " : "", arc);
-		if (buf[0])
-			ma_ar_comment(&a, buf);
+		ar.dmarc = &am;
 	}
-	lua_pop(L, 1);
-	char *h = ma_ar_finish(&a);
+	char *h = ma_authres_results(&ar);
 	if (h == NULL)
 		return luaL_error(L, "out of memory");
 	lua_pushstring(L, h);

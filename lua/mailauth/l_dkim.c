@@ -41,35 +41,41 @@ parse_canon(const char *c, bool *sh, bool *sb)
 	return true;
 }
 
-/* dkim_verify(msg, opts) -> { {result=, reason=, domain=, ...}, ... } */
-int
-lm_dkim_verify(lua_State *L)
+/* Verification options from the table at t (the resolver's key cache). */
+void
+lm_dkim_opts(lua_State *L, int t, const struct lresolver *lr, struct ma_dkim_verify_opts *o)
 {
-	const struct ma_msg *m = lm_check_message(L, 1);
-	struct ma_budget budget, *b;
-
-	luaL_checktype(L, 2, LUA_TTABLE);
-	struct lresolver *lr = lm_opt_resolver(L, 2);
-	struct ma_dkim_verify_opts o = {
-		.max_signatures = (unsigned)lm_opt_number(L, 2, "max_signatures", 10),
-		.legacy = lm_opt_bool(L, 2, "legacy", false),
-		.min_rsa_bits = (unsigned)lm_opt_number(L, 2, "min_rsa_bits", 0),
-		.now = opt_time(L, 2, "now", 0),
-		.clock_skew = (unsigned)lm_opt_number(L, 2, "clock_skew", 300),
-		.strict_length = lm_opt_bool(L, 2, "strict_length", false),
+	*o = (struct ma_dkim_verify_opts){
+		.max_signatures = (unsigned)lm_opt_number(L, t, "max_signatures", 10),
+		.legacy = lm_opt_bool(L, t, "legacy", false),
+		.min_rsa_bits = (unsigned)lm_opt_number(L, t, "min_rsa_bits", 0),
+		.now = opt_time(L, t, "now", 0),
+		.clock_skew = (unsigned)lm_opt_number(L, t, "clock_skew", 300),
+		.strict_length = lm_opt_bool(L, t, "strict_length", false),
 		.keys = lr->keys,
 	};
-	b = lm_budget_arg(L, 2, &budget);
-	/* Room for the message's own DKIM-Signature fields only (usually one
-	 * or two, 1 KB each), not MAX_SIGS (33 KB) per call. */
+}
+
+/* Room for the message's own DKIM-Signature fields only (usually one or
+ * two, 1 KB each), not MAX_SIGS (33 KB) per call: on the C stack when
+ * they fit `have`, else in a userdata left on the stack. */
+struct ma_dkim_sig *
+lm_dkim_sigs(lua_State *L, const struct ma_msg *m, struct ma_dkim_sig *stack, size_t have, size_t *room)
+{
 	size_t want = 0;
+
 	for (size_t i = 0; i < ma_msg_count(m) && want < MAX_SIGS; i++)
 		want += ma_header_is(ma_msg_header(m, i), "DKIM-Signature");
-	struct ma_dkim_sig *sigs = lua_newuserdatauv(L, (want ? want : 1) * sizeof(*sigs), 0);
-	lr->L = L;
-	size_t n = ma_dkim_verify(lr->r, b, m, &o, sigs, want ? want : 1);
-	lr->L = NULL;
+	*room = want ? want : 1;
+	if (*room <= have)
+		return stack;
+	return lua_newuserdatauv(L, *room * sizeof(*stack), 0);
+}
 
+/* The list of signature result tables. */
+void
+lm_push_sigs(lua_State *L, const struct ma_dkim_sig *sigs, size_t n)
+{
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		const struct ma_dkim_sig *s = &sigs[i];
@@ -99,6 +105,27 @@ lm_dkim_verify(lua_State *L)
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	lm_mark_array(L);
+}
+
+/* dkim_verify(msg, opts) -> { {result=, reason=, domain=, ...}, ... } */
+int
+lm_dkim_verify(lua_State *L)
+{
+	const struct ma_msg *m = lm_check_message(L, 1);
+	struct ma_budget budget, *b;
+	struct ma_dkim_verify_opts o;
+	struct ma_dkim_sig stack[2];
+	size_t room;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	struct lresolver *lr = lm_opt_resolver(L, 2);
+	lm_dkim_opts(L, 2, lr, &o);
+	b = lm_budget_arg(L, 2, &budget);
+	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, stack, 2, &room);
+	lr->L = L;
+	size_t n = ma_dkim_verify(lr->r, b, m, &o, sigs, room);
+	lr->L = NULL;
+	lm_push_sigs(L, sigs, n);
 	return 1;
 }
 

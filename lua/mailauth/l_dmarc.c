@@ -3,8 +3,6 @@
 
 #include <string.h>
 
-#define PSL_MT	"mailauth.psl"
-
 /* psl(path?) -> userdata (RFC 7489 mode's Public Suffix List) */
 int
 lm_psl(lua_State *L)
@@ -76,6 +74,22 @@ lm_open_psl(lua_State *L)
 	lua_pop(L, 1);
 }
 
+/* The psl option (the PSL is kept alive by the options table); required
+ * in RFC 7489 mode. */
+const struct ma_psl *
+lm_opt_psl(lua_State *L, int t, bool rfc7489)
+{
+	const struct ma_psl *psl = NULL;
+
+	lua_getfield(L, t, "psl");
+	if (!lua_isnil(L, -1))
+		psl = *(struct ma_psl **)luaL_checkudata(L, -1, PSL_MT);
+	lua_pop(L, 1);
+	if (rfc7489 && psl == NULL)
+		luaL_error(L, "rfc7489 mode needs psl = mailauth.psl()");
+	return psl;
+}
+
 /* An identity: {domain=, result=} (a mailauth.spf result or a DKIM
  * signature table fits). */
 static void
@@ -127,8 +141,10 @@ push_align(lua_State *L, const char *k, bool aligned, bool strict, const char *d
 	lua_setfield(L, -2, k);
 }
 
-static void
-push_outcome(lua_State *L, const struct ma_dmarc_outcome *o, const char *spf_domain, bool details)
+/* The result table of a DMARC outcome; details adds the record's tags and
+ * report addresses. */
+void
+lm_push_dmarc(lua_State *L, const struct ma_dmarc_outcome *o, const char *spf_domain, bool details)
 {
 	lua_createtable(L, 0, 20);
 	lm_set_str(L, "result", ma_dmarc_result_name(o->result));
@@ -210,12 +226,7 @@ lm_dmarc(lua_State *L)
 	req.check_reports = lm_opt_bool(L, 1, "check_reports", false);
 	req.sample = (unsigned)lm_opt_number(L, 1, "sample", 0);
 	b = lm_budget_arg(L, 1, &budget);
-	lua_getfield(L, 1, "psl");
-	if (!lua_isnil(L, -1))
-		req.psl = *(struct ma_psl **)luaL_checkudata(L, -1, PSL_MT);
-	lua_pop(L, 1);
-	if (req.rfc7489 && req.psl == NULL)
-		return luaL_error(L, "rfc7489 mode needs psl = mailauth.psl()");
+	req.psl = lm_opt_psl(L, 1, req.rfc7489);
 	lua_getfield(L, 1, "spf");
 	if (lua_istable(L, -1))
 		identity(L, lua_gettop(L), &req.spf, &req.spf_helo);
@@ -254,7 +265,7 @@ lm_dmarc(lua_State *L)
 	}
 	lr->L = NULL;
 	lua_pop(L, 1);
-	push_outcome(L, o, req.spf.domain, lm_opt_bool(L, 1, "details", true));
+	lm_push_dmarc(L, o, req.spf.domain, lm_opt_bool(L, 1, "details", true));
 	/* An ARC result the caller verified elsewhere: carried for the
 	 * Authentication-Results comment and the site rules. */
 	const char *arc = lm_opt_string(L, 1, "arc", NULL);

@@ -3,6 +3,26 @@
 
 #include <string.h>
 
+/* The result table of an SPF outcome; received: the Received-SPF field or NULL. */
+void
+lm_push_spf(lua_State *L, const struct ma_spf_outcome *out, const char *received)
+{
+	lua_createtable(L, 0, 12);
+	lm_set_str(L, "result", ma_spf_result_name(out->result));
+	lm_set_str(L, "identity", out->helo_identity ? "helo" : "mailfrom");
+	lm_set_str(L, "domain", out->domain);
+	lm_set_str(L, "sender", out->sender);
+	lm_set_str(L, "mechanism", out->mechanism);
+	if (out->explanation[0])
+		lm_set_str(L, "explanation", out->explanation);
+	lm_set_str(L, "reason", out->reason);
+	lm_set_int(L, "lookups", out->lookups);
+	lm_set_int(L, "void_lookups", out->void_lookups);
+	lm_set_int(L, "queries", out->queries);
+	if (received)
+		lm_set_str(L, "received_spf", received);
+}
+
 int
 lm_spf(lua_State *L)
 {
@@ -44,20 +64,7 @@ lm_spf(lua_State *L)
 	if (header)
 		ma_spf_received(&req, out, hdr, sizeof(hdr));
 
-	lua_createtable(L, 0, 12);
-	lm_set_str(L, "result", ma_spf_result_name(out->result));
-	lm_set_str(L, "identity", out->helo_identity ? "helo" : "mailfrom");
-	lm_set_str(L, "domain", out->domain);
-	lm_set_str(L, "sender", out->sender);
-	lm_set_str(L, "mechanism", out->mechanism);
-	if (out->explanation[0])
-		lm_set_str(L, "explanation", out->explanation);
-	lm_set_str(L, "reason", out->reason);
-	lm_set_int(L, "lookups", out->lookups);
-	lm_set_int(L, "void_lookups", out->void_lookups);
-	lm_set_int(L, "queries", out->queries);
-	if (header)
-		lm_set_str(L, "received_spf", hdr);
+	lm_push_spf(L, out, header ? hdr : NULL);
 	return 1;
 }
 

@@ -17,6 +17,7 @@
 #define RESOLVER_MT	"mailauth.resolver"
 #define MESSAGE_MT	"mailauth.message"
 #define BUDGET_MT	"mailauth.budget"
+#define PSL_MT		"mailauth.psl"
 #define ARRAY_MT	"mailauth.array"	/* marks lists (JSON arrays, even empty) */
 
 struct lresolver {
@@ -35,6 +36,8 @@ void		 lm_set_str(lua_State *, const char *k, const char *v);
 void		 lm_set_int(lua_State *, const char *k, lua_Integer v);
 /* Marks the table on the stack top as a list. */
 void		 lm_mark_array(lua_State *);
+/* psl = mailauth.psl() from the options at t; raises when rfc7489 lacks it. */
+const struct ma_psl *lm_opt_psl(lua_State *, int t, bool rfc7489);
 /* budget = mailauth.budget or { queries =, timeout = } from the options at t, or NULL. */
 struct ma_budget *lm_budget_arg(lua_State *, int t, struct ma_budget *);
 
@@ -42,6 +45,14 @@ struct lresolver *lm_check_resolver(lua_State *, int i);
 /* The options' resolver field (required). */
 struct lresolver *lm_opt_resolver(lua_State *, int t);
 const struct ma_msg *lm_check_message(lua_State *, int i);
+
+/* Result tables shared by the single checks and the pipeline. */
+void	 lm_push_spf(lua_State *, const struct ma_spf_outcome *, const char *received);
+void	 lm_dkim_opts(lua_State *, int t, const struct lresolver *, struct ma_dkim_verify_opts *);
+struct ma_dkim_sig *lm_dkim_sigs(lua_State *, const struct ma_msg *, struct ma_dkim_sig *stack,
+	    size_t have, size_t *room);
+void	 lm_push_sigs(lua_State *, const struct ma_dkim_sig *, size_t n);
+void	 lm_push_dmarc(lua_State *, const struct ma_dmarc_outcome *, const char *spf_domain, bool details);
 
 void	 lm_open_resolver(lua_State *);
 void	 lm_open_message(lua_State *);
@@ -60,6 +71,7 @@ int	 lm_authres(lua_State *);
 int	 lm_authres_parse(lua_State *);
 int	 lm_authres_claims(lua_State *);
 int	 lm_prefetch(lua_State *);
+int	 lm_check(lua_State *);
 int	 lm_cidr_valid(lua_State *);
 int	 lm_ip_in(lua_State *);
 int	 lm_sts_record_parse(lua_State *);

@@ -68,6 +68,66 @@ describe("mailauth.check", function()
     assert.equal("fail", r.dmarc.result)
   end)
 
+  it("finds every forged field, however many", function()
+    local forged = ("Authentication-Results: mx.test.example; dkim=pass\r\n"):rep(20)
+    local text = "Received: from x\r\n" .. forged .. read("examples/messages/spoofed.eml")
+    local r = check("spoofed.eml", "198.18.7.7", "spoofer.example", "bounce@spoofer.example", nil,
+      { message = mailauth.message(text) })
+    assert.equal(20, #r.forged_authres)
+    for k, i in ipairs(r.forged_authres) do assert.equal(k + 1, i) end
+    -- the indexes are msg:headers() indexes
+    local hs = mailauth.message(text):headers()
+    assert.matches("^Authentication%-Results", hs[r.forged_authres[20]].raw)
+  end)
+
+  it("writes the same Authentication-Results as mailauth.authres over its own result tables", function()
+    for _, c in ipairs{
+      { "signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org" },
+      { "spoofed.eml", "198.18.7.7", "spoofer.example", "bounce@spoofer.example" },
+      { "list.eml", "192.0.2.200", "relay.example.net", "demo-bounces@lists.example.net" },
+      { "signed.eml", "192.0.2.25", "mx1.example.org", nil },
+    } do
+      local r = check(c[1], c[2], c[3], c[4], "rules/strict.lua")
+      assert.equal(mailauth.authres{ authserv_id = "mx.test.example", spf = r.spf, dkim = r.dkim, dmarc = r.dmarc },
+        r.authentication_results)
+    end
+  end)
+
+  it("verifies more signatures than fit its stack room", function()
+    local extra = "DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=nope; h=from; bh=AAAA; b=AAAA\r\n"
+    local r = check("signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org", nil,
+      { message = mailauth.message(extra:rep(3) .. read("examples/messages/signed.eml")) })
+    assert.equal(5, #r.dkim)
+    assert.equal("pass", r.dkim[4].result)
+    assert.equal("pass", r.dkim[5].result)
+    assert.are_not.equal("pass", r.dkim[1].result)
+    assert.equal(5, select(2, r.authentication_results:gsub("dkim=", "")))
+    assert.equal("pass", r.dmarc.result)
+  end)
+
+  it("keeps the envelope, the details on request, and a null reverse-path", function()
+    local r = check("signed.eml", "192.0.2.25", "mx1.example.org", nil, nil, { rcpt = "bob@example.net" })
+    assert.same({ "192.0.2.25", "mx1.example.org", "", "bob@example.net" }, { r.ip, r.helo, r.mail_from, r.rcpt })
+    assert.equal("helo", r.spf.identity)
+    assert.is_nil(r.spf.received_spf)
+    assert.is_nil(r.dmarc.tags)
+    local d = check("signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org", nil, { details = true })
+    assert.matches("^Received%-SPF: pass", d.spf.received_spf)
+    assert.equal("table", type(d.dmarc.tags))
+    assert.equal("table", type(d.dmarc.rua))
+  end)
+
+  it("takes budget limits as a table, and raises on a caller's mistake", function()
+    local r = check("signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org", nil,
+      { budget = { queries = 1 } })
+    assert.equal("temperror", r.spf.result)
+    assert.equal(1, r.queries)
+    assert.has_error(function()
+      check("signed.eml", "192.0.2.300", "mx1.example.org", "alice@example.org")
+    end)
+    assert.has_error(function() mailauth.check{ ip = "192.0.2.1" } end)
+  end)
+
   it("turns an exhausted budget into temporary errors, not passes", function()
     local r = check("signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org", nil,
       { budget = mailauth.budget{ queries = 1 } })
@@ -122,6 +182,7 @@ describe("mailauth check / dmarc (CLI)", function()
       "check --ip 192.0.2.300 --dns examples/zone.json",
       "check --ip 192.0.2.1 --rules /nonexistent.lua --dns examples/zone.json",
       "check --ip 192.0.2.1 --dns /nonexistent.json",
+      "check --ip 192.0.2.1 --rfc7489 --psl /nonexistent.dat --dns examples/zone.json",
       "dmarc --dns examples/zone.json",
       "dmarc --from-domain example.org --spf-result pass --dns examples/zone.json",
       "dmarc --from-domain example.org --spf-domain x.example --spf-result maybe --dns examples/zone.json",
@@ -130,6 +191,16 @@ describe("mailauth check / dmarc (CLI)", function()
       assert.equal(2, rc, args .. ": " .. out)
       assert.equal(1, select(2, out:gsub("\n", "")), args .. ": " .. out)
     end
+  end)
+
+  it("runs DMARC in RFC 7489 mode on request", function()
+    local args = "check --ip 198.18.7.7 --helo spoofer.example --mail-from bounce@spoofer.example " ..
+      "--dns examples/zone.json --authserv-id mx.test.example --json"
+    local tw = cjson.decode((run(args, "examples/messages/spoofed.eml")))
+    local psl = cjson.decode((run(args .. " --rfc7489", "examples/messages/spoofed.eml")))
+    assert.same({ "tree-walk", "psl" }, { tw.dmarc.discovery, psl.dmarc.discovery })
+    assert.same({ "fail", "reject" }, { psl.dmarc.result, psl.verdict.action })
+    assert.equal("example.org", psl.dmarc.org_domain)
   end)
 
   it("evaluates DMARC from identities given on the command line", function()

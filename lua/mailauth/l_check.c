@@ -1,0 +1,129 @@
+/* mailauth.core: the whole-message pipeline (core/check.c) in one call, so
+ * that a message costs one trip into C and one set of result tables; the
+ * site policy's verdict is added in Lua (mailauth.check). */
+#include "check.h"
+#include "lmailauth.h"
+
+#include <string.h>
+
+/* prefetch{ resolver =, message =, spf_domain =, budget = } -> queries sent */
+int
+lm_prefetch(lua_State *L)
+{
+	struct ma_budget budget, *b;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct lresolver *lr = lm_opt_resolver(L, 1);
+	const char *spf = lm_opt_string(L, 1, "spf_domain", NULL);
+	b = lm_budget_arg(L, 1, &budget);
+	lua_getfield(L, 1, "message");
+	const struct ma_msg *m = lua_isnil(L, -1) ? NULL : lm_check_message(L, -1);
+	lr->L = L;
+	size_t n = ma_check_prefetch(lr->r, b, m, spf, 10);
+	lr->L = NULL;
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
+/* The budget option: a mailauth.budget shared with other checks, or limits
+ * { queries =, timeout = } for this message alone (200 queries, 20 s by
+ * default, as for an MTA's DATA phase). */
+static struct ma_budget *
+budget(lua_State *L, int t, struct ma_budget *own)
+{
+	struct ma_budget *shared;
+
+	lua_getfield(L, t, "budget");
+	if ((shared = luaL_testudata(L, -1, BUDGET_MT)) != NULL) {
+		lua_pop(L, 1);	/* the options table keeps it alive */
+		return shared;
+	}
+	unsigned q = 200, ms = 20000;
+	if (!lua_isnil(L, -1)) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		q = (unsigned)lm_opt_number(L, lua_gettop(L), "queries", 200);
+		ms = (unsigned)(lm_opt_number(L, lua_gettop(L), "timeout", 20) * 1000);
+	}
+	lua_pop(L, 1);
+	ma_budget_init(own, q, ms);
+	return own;
+}
+
+/* Copies option k into the result table on the stack top. */
+static void
+copy(lua_State *L, int t, const char *k)
+{
+	lua_getfield(L, t, k);
+	lua_setfield(L, -2, k);
+}
+
+/* check{ message =, ip =, helo =, mail_from =, rcpt =, resolver =, budget =,
+ *   authserv_id =, now =, legacy =, max_signatures =, rfc7489 =, psl =,
+ *   check_reports =, details = }
+ * -> { spf, dkim, dmarc, authentication_results, forged_authres, queries,
+ *      ip, helo, mail_from, rcpt } */
+int
+lm_check(lua_State *L)
+{
+	struct ma_check_request q;
+	struct ma_check_result res;
+	struct ma_budget own;
+	struct ma_dkim_sig stack[2];
+	size_t room;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct lresolver *lr = lm_opt_resolver(L, 1);
+	lua_getfield(L, 1, "message");
+	const struct ma_msg *m = lm_check_message(L, -1);
+	lua_pop(L, 1);	/* the options table keeps it alive */
+	memset(&q, 0, sizeof(q));
+	if ((q.ip = lm_opt_string(L, 1, "ip", NULL)) == NULL)
+		return luaL_error(L, "option 'ip' is required");
+	q.helo = lm_opt_string(L, 1, "helo", "");
+	q.mail_from = lm_opt_string(L, 1, "mail_from", "");
+	q.authserv_id = lm_opt_string(L, 1, "authserv_id", "localhost");
+	lm_dkim_opts(L, 1, lr, &q.dkim);
+	q.now = q.dkim.now;
+	q.rfc7489 = lm_opt_bool(L, 1, "rfc7489", false);
+	q.check_reports = lm_opt_bool(L, 1, "check_reports", false);
+	bool details = lm_opt_bool(L, 1, "details", false);
+	q.received_spf = details;
+	q.psl = lm_opt_psl(L, 1, q.rfc7489);
+	struct ma_budget *b = budget(L, 1, &own);
+	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, stack, 2, &room);
+
+	lr->L = L;
+	int rc = ma_check_run(lr->r, b, m, &q, sigs, room, &res);
+	lr->L = NULL;
+	if (rc == -1) {
+		ma_check_result_free(&res);
+		return luaL_error(L, "invalid IP address '%s'", q.ip);
+	}
+	/* The two malloc'd parts become Lua values first, then are freed:
+	 * nothing below can leave them behind. */
+	lua_createtable(L, 0, 10);
+	if (res.authres)
+		lm_set_str(L, "authentication_results", res.authres);
+	lua_createtable(L, (int)res.nforged, 0);
+	for (size_t i = 0; i < res.nforged; i++) {
+		lua_pushinteger(L, (lua_Integer)res.forged[i] + 1);	/* msg:headers() index */
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "forged_authres");
+	ma_check_result_free(&res);
+	if (rc < 0)
+		return luaL_error(L, "out of memory");
+
+	lm_push_spf(L, &res.spf, details ? res.received_spf : NULL);
+	lua_setfield(L, -2, "spf");
+	lm_push_sigs(L, res.sigs, res.nsigs);
+	lua_setfield(L, -2, "dkim");
+	lm_push_dmarc(L, &res.dmarc, res.spf.domain, details);
+	lua_setfield(L, -2, "dmarc");
+	lm_set_int(L, "queries", b->queries);
+	copy(L, 1, "ip");
+	copy(L, 1, "helo");
+	lm_set_str(L, "mail_from", q.mail_from);
+	copy(L, 1, "rcpt");
+	return 1;
+}
