@@ -99,8 +99,8 @@ lm_check(lua_State *L)
 		ma_check_result_free(&res);
 		return luaL_error(L, "invalid IP address '%s'", q.ip);
 	}
-	/* The two malloc'd parts become Lua values first, then are freed:
-	 * nothing below can leave them behind. */
+	/* The two malloc'd parts become Lua values first and are freed right
+	 * after: only a memory error in these few pushes could strand them. */
 	lua_createtable(L, 0, 10);
 	if (res.authres)
 		lm_set_str(L, "authentication_results", res.authres);
