@@ -96,8 +96,10 @@ M.psl = core.psl
 -- budget, shared by every check it is passed to.
 M.budget = core.budget
 
--- mailauth.authres{ authserv_id =, spf =, dkim =, dmarc = } -> the
+-- mailauth.authres{ authserv_id =, spf =, dkim =, dmarc =, disposition = } -> the
 -- Authentication-Results header field (RFC 8601), folded, without CRLF.
+-- disposition ("none", "quarantine", "reject") is what the site applied,
+-- when it is not the DMARC result's own.
 function M.authres(o)
   if type(o) ~= "table" or type(o.authserv_id) ~= "string" then
     error("bad argument #1 to 'authres' (table with authserv_id expected)", 2)
@@ -128,6 +130,10 @@ end
 -- authentication_results, forged_authres }.
 local policy -- mailauth.policy, loaded with the first check (it requires this module)
 
+-- The DMARC disposition a verdict amounts to (RFC 9990's "disposition":
+-- what the receiver applied, after its own policy).
+local DISPOSITION = { accept = "none", quarantine = "quarantine", reject = "reject" }
+
 function M.check(o)
   if type(o) ~= "table" then error("bad argument #1 to 'check' (table expected)", 2) end
   policy = policy or require "mailauth.policy"
@@ -138,19 +144,29 @@ function M.check(o)
   if type(rules) == "string" then rules = policy.load(rules) end
   rules = rules or {}
   local inb = rules.inbound
+  local authserv_id = o.authserv_id or (inb and inb.authserv_id) or "localhost"
   -- SPF, DKIM, DMARC, Authentication-Results and the forged-field search
   -- run in C in one call (core/check.c): one set of result tables.
   -- details = true adds the Received-SPF text and the DMARC record's tags
   -- and report addresses (the CLI shows them; an MTA needs only the verdict
   -- and Authentication-Results).
   local results = core.check{ message = msg, ip = o.ip, helo = o.helo, mail_from = o.mail_from, rcpt = o.rcpt,
-    resolver = o.resolver or M.default_resolver(), budget = o.budget,
-    authserv_id = o.authserv_id or (inb and inb.authserv_id) or "localhost",
+    resolver = o.resolver or M.default_resolver(), budget = o.budget, authserv_id = authserv_id,
     now = o.now, legacy = o.legacy, details = o.details, check_reports = o.check_reports,
     rfc7489 = o.rfc7489, psl = o.psl }
   results.message = msg
-  results.verdict = policy.inbound(rules, results)
+  local verdict = policy.inbound(rules, results)
   results.message = nil
+  results.verdict = verdict
+  -- The field's "dis=" says what this site did; when its rules depart from
+  -- the owner's policy (a rescued list message, quarantine for reject) the
+  -- field is written again with that disposition.
+  local dm = results.dmarc
+  local dis = DISPOSITION[verdict.action]
+  if dm.result == "fail" and dis and dis ~= dm.disposition then
+    results.authentication_results = core.authres{ authserv_id = authserv_id, spf = results.spf,
+      dkim = results.dkim, dmarc = dm, disposition = dis }
+  end
   return results
 end
 

@@ -151,8 +151,10 @@ field(lua_State *L, int t, const char *k)
 	return s && *s ? s : NULL;
 }
 
-/* authres{ authserv_id =, spf =, dkim =, dmarc = }: the field from result
- * tables of mailauth.spf, mailauth.dkim.verify and mailauth.dmarc. */
+/* authres{ authserv_id =, spf =, dkim =, dmarc =, disposition = }: the field
+ * from result tables of mailauth.spf, mailauth.dkim.verify and
+ * mailauth.dmarc; disposition replaces the DMARC result's own (the site's
+ * verdict). */
 int
 lm_authres(lua_State *L)
 {
@@ -211,6 +213,10 @@ lm_authres(lua_State *L)
 		lua_getfield(L, t, "testing");
 		am.testing = lua_toboolean(L, -1);
 		lua_pop(L, 1);
+		/* What the site applied, when its rules departed from the policy. */
+		const char *dis = field(L, 1, "disposition");
+		if (dis)
+			am.disposition = dis;
 		ar.dmarc = &am;
 	}
 	char *h = ma_authres_results(&ar);

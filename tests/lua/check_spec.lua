@@ -68,6 +68,22 @@ describe("mailauth.check", function()
     assert.equal("fail", r.dmarc.result)
   end)
 
+  it("writes the disposition the site applied into the field's comment", function()
+    local function dis(file, ip, helo, from, rules)
+      return check(file, ip, helo, from, rules).authentication_results:match("dis=(%w+)")
+    end
+    local spoof = { "spoofed.eml", "198.18.7.7", "spoofer.example", "bounce@spoofer.example" }
+    local list = { "list.eml", "192.0.2.200", "relay.example.net", "demo-bounces@lists.example.net" }
+    assert.equal("reject", dis(spoof[1], spoof[2], spoof[3], spoof[4], "rules/strict.lua"))
+    assert.equal("quarantine", dis(spoof[1], spoof[2], spoof[3], spoof[4], "rules/cautious.lua"))
+    assert.equal("reject", dis(list[1], list[2], list[3], list[4], "rules/strict.lua"))
+    assert.equal("none", dis(list[1], list[2], list[3], list[4], "rules/cautious.lua"))
+    -- the DMARC result itself keeps the owner's disposition
+    local r = check(list[1], list[2], list[3], list[4], "rules/cautious.lua")
+    assert.equal("reject", r.dmarc.disposition)
+    assert.matches("p=reject dis=none", r.authentication_results)
+  end)
+
   it("finds every forged field, however many", function()
     local forged = ("Authentication-Results: mx.test.example; dkim=pass\r\n"):rep(20)
     local text = "Received: from x\r\n" .. forged .. read("examples/messages/spoofed.eml")
