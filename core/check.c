@@ -127,6 +127,8 @@ ma_check_run(struct ma_resolver *r, struct ma_budget *b, const struct ma_msg *m,
 	out->nsigs = out->nforged = 0;
 	out->sigs = sigs;
 	out->received_spf[0] = '\0';
+	if (max_sigs > MA_CHECK_MAX_SIGS)	/* the identity and A-R arrays below */
+		max_sigs = MA_CHECK_MAX_SIGS;
 	if (vo.now == 0)
 		vo.now = q->now;
 	ma_check_prefetch(r, b, m, *mail_from ? (at ? at + 1 : mail_from) : q->helo,
@@ -142,25 +144,25 @@ ma_check_run(struct ma_resolver *r, struct ma_budget *b, const struct ma_msg *m,
 	out->nsigs = ma_dkim_verify(r, b, m, &vo, sigs, max_sigs);
 
 	/* DMARC's identities are the two checks' results (RFC 9989 4.4). */
-	struct ma_dmarc_identity ids[32];
+	struct ma_dmarc_identity ids[MA_CHECK_MAX_SIGS];
 	struct ma_dmarc_request dq = {
 		.spf = { .domain = out->spf.domain, .pass = out->spf.result == MA_SPF_PASS, .unsigned_bytes = -1 },
 		.spf_helo = out->spf.helo_identity, .dkim = ids, .rfc7489 = q->rfc7489, .psl = q->psl,
-		.check_reports = q->check_reports,
+		.check_reports = q->check_reports, .sample = q->sample,
 	};
-	for (size_t i = 0; i < out->nsigs && i < 32; i++, dq.ndkim++)
+	for (size_t i = 0; i < out->nsigs; i++, dq.ndkim++)
 		ids[i] = (struct ma_dmarc_identity){ .domain = sigs[i].domain, .pass = sigs[i].result == MA_DKIM_PASS,
 			.unsigned_bytes = sigs[i].unsigned_bytes };
 	ma_dmarc_check_message(r, b, m, &dq, &out->dmarc);
 
 	if (!q->no_authres) {
 		struct ma_ar_spf as;
-		struct ma_ar_dkim ad[32];
+		struct ma_ar_dkim ad[MA_CHECK_MAX_SIGS];
 		struct ma_ar_dmarc am;
 		struct ma_ar_results ar = { .authserv_id = id, .spf = &as, .have_dkim = true, .dkim = ad,
 			.dmarc = &am };
 		ar_spf(&out->spf, &as);
-		for (; ar.ndkim < out->nsigs && ar.ndkim < 32; ar.ndkim++)
+		for (; ar.ndkim < out->nsigs; ar.ndkim++)
 			ar_dkim(&sigs[ar.ndkim], &ad[ar.ndkim]);
 		ar_dmarc(&out->dmarc, &am);
 		if ((out->authres = ma_authres_results(&ar)) == NULL)

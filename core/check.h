@@ -35,6 +35,7 @@ struct ma_check_request {
 	struct ma_dkim_verify_opts dkim;	/* its now is overridden by now when 0 */
 	bool rfc7489;			/* DMARC in RFC 7489 mode (needs psl) */
 	const struct ma_psl *psl;
+	unsigned sample;		/* 0-99 against pct= (ma_dmarc_sample()) */
 	bool check_reports;		/* authorize external rua/ruf */
 	bool received_spf;		/* also write the Received-SPF field */
 	bool no_authres;		/* the caller builds A-R itself */
@@ -50,6 +51,8 @@ struct ma_check_result {
 	size_t *forged;			/* their header indexes (ma_msg_header), malloc'd */
 	size_t nforged;
 };
+
+#define MA_CHECK_MAX_SIGS	32	/* signatures checked at most (ma_dkim_verify's cap too) */
 
 /* Runs the check; sigs[0..max_sigs) receives the DKIM results.  Returns 0;
  * -1 when the request itself is unusable (an unparsable client IP), -2

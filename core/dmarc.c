@@ -9,6 +9,7 @@
 #include "from.h"
 #include "util.h"
 
+#include <openssl/rand.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -779,4 +780,15 @@ ma_dmarc_check_message(struct ma_resolver *r, struct ma_budget *b, const struct 
 		    from.ndomains, o->reason);
 		ma_strlcpy(o->reason, why, sizeof(o->reason));
 	}
+}
+
+unsigned
+ma_dmarc_sample(void)
+{
+	unsigned char b[4];
+
+	/* RAND_bytes is thread-safe; without entropy, 0 applies the policy. */
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return 0;
+	return (unsigned)(((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]) % 100);
 }

@@ -124,6 +124,9 @@ struct ma_dmarc_outcome {
 void	 ma_dmarc_check(struct ma_resolver *, struct ma_budget *, const struct ma_dmarc_request *,
 	    struct ma_dmarc_outcome *);
 
+/* A random sample in 0-99 for RFC 7489's pct= (each message its own draw). */
+unsigned ma_dmarc_sample(void);
+
 struct ma_msg;
 /* DMARC for a message: the author domain comes from its From field.  No
  * From field, several From fields or an unparsable one give permerror (the

@@ -2,6 +2,7 @@
 #include "mtasts.h"
 #include "util.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,4 +480,22 @@ ma_sts_discover(struct ma_resolver *r, struct ma_budget *b, const char *domain,
 	ma_sts_fetch_result_free(&fr);
 out:
 	free(c);
+}
+
+void
+ma_sts_policy_id(const char *body, size_t len, char id[33])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	static const char hex[] = "0123456789abcdef";
+
+	if (EVP_Digest(body, len, md, &n, EVP_sha256(), NULL) != 1 || n < 16) {
+		id[0] = '\0';
+		return;
+	}
+	for (size_t i = 0; i < 16; i++) {
+		id[2 * i] = hex[md[i] >> 4];
+		id[2 * i + 1] = hex[md[i] & 15];
+	}
+	id[32] = '\0';
 }

@@ -33,6 +33,10 @@ struct ma_sts_policy {
  * mode, max_age up to 31557600, mx one or more (required unless mode is
  * none).  Returns 0, or -1 with a reason. */
 int	 ma_sts_policy_parse(const char *body, size_t len, struct ma_sts_policy *, char *err, size_t errlen);
+/* The id to publish in _mta-sts for a policy text (3.1: 1-32 letters and
+ * digits): 32 hex digits of its SHA-256, so that the id changes exactly
+ * when the policy does and senders refetch it. */
+void	 ma_sts_policy_id(const char *body, size_t len, char id[33]);
 /* 4.1: a pattern "*.example.net" matches exactly one more left-most label. */
 bool	 ma_sts_mx_match(const char *pattern, const char *host);
 /* 3.3: "text/plain", parameters allowed. */

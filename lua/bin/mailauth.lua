@@ -267,7 +267,10 @@ local RESULTS = { pass = true, fail = true, softfail = true, neutral = true, non
 
 -- The Public Suffix List when --rfc7489 asks for RFC 7489 mode, else nil.
 local function rfc7489_psl(cmd, o)
-  if not o.rfc7489 then return nil end
+  if not o.rfc7489 then
+    if o.psl then usage_error(cmd .. ": --psl is for --rfc7489 mode") end
+    return nil
+  end
   local ok, p = pcall(mailauth.psl, o.psl)
   if not ok then usage_error(cmd .. ": " .. tostring(p):gsub("^[^:]*:%d+: ", "")) end
   return p

@@ -10,23 +10,49 @@
  */
 #include "lmailauth.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* ---- option helpers ---- */
+
+void
+lm_anchor(lua_State *L, int t, const char *k)
+{
+	t = lua_absindex(L, t);
+	lua_pushstring(L, k);
+	lua_rawget(L, t);
+	bool same = lua_rawequal(L, -1, -2);
+	lua_pop(L, 1);
+	if (!same) {
+		lua_pushstring(L, k);
+		lua_pushvalue(L, -2);
+		lua_rawset(L, t);
+	}
+}
+
+int
+lm_getfield(lua_State *L, int t, const char *k)
+{
+	t = lua_absindex(L, t);
+	int type = lua_getfield(L, t, k);
+	if (type == LUA_TSTRING || type == LUA_TTABLE || type == LUA_TUSERDATA)
+		lm_anchor(L, t, k);
+	return type;
+}
 
 const char *
 lm_opt_string(lua_State *L, int t, const char *k, const char *def)
 {
 	const char *s;
 
-	lua_getfield(L, t, k);
+	lm_getfield(L, t, k);
 	if (lua_isnil(L, -1))
 		s = def;
 	else if (lua_type(L, -1) == LUA_TSTRING)
 		s = lua_tostring(L, -1);
 	else
 		return (const char *)(intptr_t)luaL_error(L, "option '%s' must be a string", k);
-	lua_pop(L, 1);	/* the string stays referenced by the options table */
+	lua_pop(L, 1);	/* the options table holds the string (lm_getfield) */
 	return s;
 }
 
@@ -45,6 +71,15 @@ lm_opt_number(lua_State *L, int t, const char *k, lua_Number def)
 	}
 	lua_pop(L, 1);
 	return n;
+}
+
+unsigned
+lm_opt_uint(lua_State *L, int t, const char *k, lua_Number def, lua_Number scale, unsigned max)
+{
+	lua_Number n = lm_opt_number(L, t, k, def) * scale;
+
+	/* Clamped before the conversion: a float out of range is undefined. */
+	return n >= (lua_Number)max ? max : n > 0 ? (unsigned)n : 0;
 }
 
 bool
@@ -87,7 +122,7 @@ lm_budget_arg(lua_State *L, int t, struct ma_budget *b)
 {
 	struct ma_budget *shared;
 
-	lua_getfield(L, t, "budget");
+	lm_getfield(L, t, "budget");
 	if (lua_isnil(L, -1)) {
 		lua_pop(L, 1);
 		return NULL;
@@ -97,8 +132,8 @@ lm_budget_arg(lua_State *L, int t, struct ma_budget *b)
 		return shared;
 	}
 	luaL_checktype(L, -1, LUA_TTABLE);
-	unsigned q = (unsigned)lm_opt_number(L, lua_gettop(L), "queries", 0);
-	unsigned ms = (unsigned)(lm_opt_number(L, lua_gettop(L), "timeout", 0) * 1000);
+	unsigned q = lm_opt_uint(L, lua_gettop(L), "queries", 0, 1, UINT_MAX);
+	unsigned ms = lm_opt_uint(L, lua_gettop(L), "timeout", 0, 1000, UINT_MAX);
 	lua_pop(L, 1);
 	ma_budget_init(b, q, ms);
 	return b;
@@ -109,8 +144,8 @@ static int
 l_budget(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	unsigned q = (unsigned)lm_opt_number(L, 1, "queries", 0);
-	unsigned ms = (unsigned)(lm_opt_number(L, 1, "timeout", 0) * 1000);
+	unsigned q = lm_opt_uint(L, 1, "queries", 0, 1, UINT_MAX);
+	unsigned ms = lm_opt_uint(L, 1, "timeout", 0, 1000, UINT_MAX);
 	struct ma_budget *b = lua_newuserdatauv(L, sizeof(*b), 0);
 	ma_budget_init(b, q, ms);
 	luaL_setmetatable(L, BUDGET_MT);
@@ -141,7 +176,9 @@ static const luaL_Reg funcs[] = {
 	{ "dkim_verify", lm_dkim_verify },
 	{ "dkim_sign", lm_dkim_sign },
 	{ "dkim_keygen", lm_dkim_keygen },
+	{ "dkim_key_record", lm_dkim_key_record },
 	{ "dmarc", lm_dmarc },
+	{ "dmarc_record_parse", lm_dmarc_record_parse },
 	{ "psl", lm_psl },
 	{ "authres_build", lm_authres_build },
 	{ "authres", lm_authres },
@@ -153,6 +190,7 @@ static const luaL_Reg funcs[] = {
 	{ "ip_in", lm_ip_in },
 	{ "sts_record_parse", lm_sts_record_parse },
 	{ "sts_policy_parse", lm_sts_policy_parse },
+	{ "sts_policy_id", lm_sts_policy_id },
 	{ "sts_mx_match", lm_sts_mx_match },
 	{ "sts_content_type_ok", lm_sts_content_type_ok },
 	{ "sts_discover", lm_sts_discover },

@@ -123,7 +123,8 @@ end
 -- mailauth.check{ message =, ip =, helo =, mail_from =, rcpt =, resolver =,
 --   rules = <table or path>, authserv_id =, budget = <budget or {queries, timeout}>,
 --   now =, legacy =, details = false, check_reports = false,
---   rfc7489 = false, psl = mailauth.psl() }
+--   rfc7489 = false, psl = mailauth.psl(), sample = <0-99, random by default>,
+--   max_signatures = 10 }
 -- The whole pipeline: SPF, DKIM, DMARC, site policy, Authentication-Results,
 -- under one per-message budget; the independent first lookups of all three
 -- checks go out together.  Returns { spf, dkim, dmarc, verdict,
@@ -153,7 +154,7 @@ function M.check(o)
   local results = core.check{ message = msg, ip = o.ip, helo = o.helo, mail_from = o.mail_from, rcpt = o.rcpt,
     resolver = o.resolver or M.default_resolver(), budget = o.budget, authserv_id = authserv_id,
     now = o.now, legacy = o.legacy, details = o.details, check_reports = o.check_reports,
-    rfc7489 = o.rfc7489, psl = o.psl }
+    rfc7489 = o.rfc7489, psl = o.psl, sample = o.sample, max_signatures = o.max_signatures }
   results.message = msg
   local verdict = policy.inbound(rules, results)
   results.message = nil

@@ -139,13 +139,14 @@ lm_authres_claims(lua_State *L)
 	return 1;
 }
 
-/* A string field of the table at t, or NULL (the table keeps it alive). */
+/* A string field of the table at t, or NULL (the table keeps it alive:
+ * lm_getfield). */
 static const char *
 field(lua_State *L, int t, const char *k)
 {
 	const char *s;
 
-	lua_getfield(L, t, k);
+	lm_getfield(L, t, k);
 	s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
 	lua_pop(L, 1);
 	return s && *s ? s : NULL;
@@ -166,9 +167,9 @@ lm_authres(lua_State *L)
 	luaL_checktype(L, 1, LUA_TTABLE);
 	if ((ar.authserv_id = field(L, 1, "authserv_id")) == NULL)
 		return luaL_error(L, "option 'authserv_id' is required");
-	/* Strings only, read with lua_getfield from tables that the options
+	/* Strings only, read with lm_getfield from tables that the options
 	 * table keeps alive. */
-	lua_getfield(L, 1, "spf");
+	lm_getfield(L, 1, "spf");
 	if (lua_istable(L, -1)) {
 		int t = lua_gettop(L);
 		as = (struct ma_ar_spf){ .result = field(L, t, "result"), .reason = field(L, t, "reason"),
@@ -178,12 +179,12 @@ lm_authres(lua_State *L)
 		ar.spf = &as;
 	}
 	lua_pop(L, 1);
-	lua_getfield(L, 1, "dkim");
+	lm_getfield(L, 1, "dkim");
 	if (lua_istable(L, -1)) {
 		int t = lua_gettop(L);
 		size_t n = lua_rawlen(L, t);
 		if (n > sizeof(dstack) / sizeof(dstack[0]))
-			ad = lua_newuserdatauv(L, n * sizeof(*ad), 0);	/* above t: popped with it */
+			ad = lua_newuserdatauv(L, n * sizeof(*ad), 0);	/* stays on the stack until return */
 		ar.have_dkim = true;
 		ar.dkim = ad;
 		for (size_t i = 0; i < n; i++) {
@@ -203,7 +204,7 @@ lm_authres(lua_State *L)
 			lua_pop(L, 1);
 		}
 	}
-	lua_getfield(L, 1, "dmarc");
+	lm_getfield(L, 1, "dmarc");
 	if (lua_istable(L, -1)) {
 		int t = lua_gettop(L);
 		am = (struct ma_ar_dmarc){ .result = field(L, t, "result"), .reason = field(L, t, "reason"),

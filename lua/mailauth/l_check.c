@@ -4,6 +4,7 @@
 #include "check.h"
 #include "lmailauth.h"
 
+#include <limits.h>
 #include <string.h>
 
 /* prefetch{ resolver =, message =, spf_domain =, budget = } -> queries sent */
@@ -33,7 +34,7 @@ budget(lua_State *L, int t, struct ma_budget *own)
 {
 	struct ma_budget *shared;
 
-	lua_getfield(L, t, "budget");
+	lm_getfield(L, t, "budget");
 	if ((shared = luaL_testudata(L, -1, BUDGET_MT)) != NULL) {
 		lua_pop(L, 1);	/* the options table keeps it alive */
 		return shared;
@@ -41,8 +42,8 @@ budget(lua_State *L, int t, struct ma_budget *own)
 	unsigned q = 200, ms = 20000;
 	if (!lua_isnil(L, -1)) {
 		luaL_checktype(L, -1, LUA_TTABLE);
-		q = (unsigned)lm_opt_number(L, lua_gettop(L), "queries", 200);
-		ms = (unsigned)(lm_opt_number(L, lua_gettop(L), "timeout", 20) * 1000);
+		q = lm_opt_uint(L, lua_gettop(L), "queries", 200, 1, UINT_MAX);
+		ms = lm_opt_uint(L, lua_gettop(L), "timeout", 20, 1000, UINT_MAX);
 	}
 	lua_pop(L, 1);
 	ma_budget_init(own, q, ms);
@@ -59,7 +60,7 @@ copy(lua_State *L, int t, const char *k)
 
 /* check{ message =, ip =, helo =, mail_from =, rcpt =, resolver =, budget =,
  *   authserv_id =, now =, legacy =, max_signatures =, rfc7489 =, psl =,
- *   check_reports =, details = }
+ *   sample =, check_reports =, details = }
  * -> { spf, dkim, dmarc, authentication_results, forged_authres, queries,
  *      ip, helo, mail_from, rcpt } */
 int
@@ -73,7 +74,7 @@ lm_check(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
-	lua_getfield(L, 1, "message");
+	lm_getfield(L, 1, "message");
 	const struct ma_msg *m = lm_check_message(L, -1);
 	lua_pop(L, 1);	/* the options table keeps it alive */
 	memset(&q, 0, sizeof(q));
@@ -89,8 +90,13 @@ lm_check(lua_State *L)
 	bool details = lm_opt_bool(L, 1, "details", false);
 	q.received_spf = details;
 	q.psl = lm_opt_psl(L, 1, q.rfc7489);
+	/* RFC 7489 pct=: each message its own draw unless the caller fixes it. */
+	lm_getfield(L, 1, "sample");
+	bool fixed = !lua_isnil(L, -1);
+	lua_pop(L, 1);
+	q.sample = fixed ? lm_opt_uint(L, 1, "sample", 0, 1, 99) : q.rfc7489 ? ma_dmarc_sample() : 0;
 	struct ma_budget *b = budget(L, 1, &own);
-	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, stack, 2, &room);
+	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, q.dkim.max_signatures, stack, 2, &room);
 
 	lr->L = L;
 	int rc = ma_check_run(lr->r, b, m, &q, sigs, room, &res);

@@ -1,6 +1,8 @@
 /* mailauth.core: DKIM verify, sign and key generation. */
 #include "lmailauth.h"
 
+#include <limits.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,25 +48,29 @@ void
 lm_dkim_opts(lua_State *L, int t, const struct lresolver *lr, struct ma_dkim_verify_opts *o)
 {
 	*o = (struct ma_dkim_verify_opts){
-		.max_signatures = (unsigned)lm_opt_number(L, t, "max_signatures", 10),
+		.max_signatures = lm_opt_uint(L, t, "max_signatures", 10, 1, UINT_MAX),
 		.legacy = lm_opt_bool(L, t, "legacy", false),
-		.min_rsa_bits = (unsigned)lm_opt_number(L, t, "min_rsa_bits", 0),
+		.min_rsa_bits = lm_opt_uint(L, t, "min_rsa_bits", 0, 1, UINT_MAX),
 		.now = opt_time(L, t, "now", 0),
-		.clock_skew = (unsigned)lm_opt_number(L, t, "clock_skew", 300),
+		.clock_skew = lm_opt_uint(L, t, "clock_skew", 300, 1, UINT_MAX),
 		.strict_length = lm_opt_bool(L, t, "strict_length", false),
 		.keys = lr->keys,
 	};
 }
 
-/* Room for the message's own DKIM-Signature fields only (usually one or
- * two, 1 KB each), not MAX_SIGS (33 KB) per call: on the C stack when
- * they fit `have`, else in a userdata left on the stack. */
+/* Room for the signatures that will be verified, the message's own
+ * DKIM-Signature fields up to max_signatures (usually one or two, 1 KB
+ * each), not MAX_SIGS (33 KB) per call: on the C stack when they fit
+ * `have`, else in a userdata left on the stack. */
 struct ma_dkim_sig *
-lm_dkim_sigs(lua_State *L, const struct ma_msg *m, struct ma_dkim_sig *stack, size_t have, size_t *room)
+lm_dkim_sigs(lua_State *L, const struct ma_msg *m, unsigned max_signatures, struct ma_dkim_sig *stack,
+    size_t have, size_t *room)
 {
-	size_t want = 0;
+	size_t want = 0, cap = max_signatures ? max_signatures : 10;
 
-	for (size_t i = 0; i < ma_msg_count(m) && want < MAX_SIGS; i++)
+	if (cap > MAX_SIGS)
+		cap = MAX_SIGS;
+	for (size_t i = 0; i < ma_msg_count(m) && want < cap; i++)
 		want += ma_header_is(ma_msg_header(m, i), "DKIM-Signature");
 	*room = want ? want : 1;
 	if (*room <= have)
@@ -121,7 +127,7 @@ lm_dkim_verify(lua_State *L)
 	struct lresolver *lr = lm_opt_resolver(L, 2);
 	lm_dkim_opts(L, 2, lr, &o);
 	b = lm_budget_arg(L, 2, &budget);
-	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, stack, 2, &room);
+	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, o.max_signatures, stack, 2, &room);
 	lr->L = L;
 	size_t n = ma_dkim_verify(lr->r, b, m, &o, sigs, room);
 	lr->L = NULL;
@@ -232,6 +238,48 @@ lm_dkim_sign(lua_State *L)
 	return 1;
 }
 
+/* dkim_key_record{ key = PEM | key_file = path } -> { record =, type =, bits = }:
+ * the TXT record that publishes a signing key's public half. */
+int
+lm_dkim_key_record(lua_State *L)
+{
+	char err[256], rec[4096];
+	size_t len;
+	struct ma_dkim_key *k;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	const char *pem = NULL, *file = lm_opt_string(L, 1, "key_file", NULL);
+	lm_getfield(L, 1, "key");
+	if (lua_type(L, -1) == LUA_TSTRING)
+		pem = lua_tolstring(L, -1, &len);	/* the options table keeps it */
+	lua_pop(L, 1);
+	if (pem)
+		k = ma_dkim_key_load_pem(pem, len, err, sizeof(err));
+	else if (file)
+		k = ma_dkim_key_load_file(file, err, sizeof(err));
+	else
+		return luaL_error(L, "option 'key' (PEM text) or 'key_file' is required");
+	if (k == NULL) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	size_t n = ma_dkim_key_record(k, rec, sizeof(rec));
+	const char *type = ma_dkim_key_type(k);
+	unsigned bits = ma_dkim_key_bits(k);
+	ma_dkim_key_free(k);
+	if (n == 0 || n >= sizeof(rec)) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "the public key does not fit a key record");
+		return 2;
+	}
+	lua_createtable(L, 0, 3);
+	lm_set_str(L, "record", rec);
+	lm_set_str(L, "type", type);
+	lm_set_int(L, "bits", bits);
+	return 1;
+}
+
 /* dkim_keygen{type=, bits=, domain=, selector=} ->
  * {private_key=PEM, record=TXT text, name=owner, type=, bits=} */
 int
@@ -241,7 +289,7 @@ lm_dkim_keygen(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	const char *type = lm_opt_string(L, 1, "type", "rsa");
-	unsigned bits = (unsigned)lm_opt_number(L, 1, "bits", 2048);
+	unsigned bits = lm_opt_uint(L, 1, "bits", 2048, 1, UINT_MAX);
 	const char *domain = lm_opt_string(L, 1, "domain", NULL);
 	const char *selector = lm_opt_string(L, 1, "selector", NULL);
 	struct ma_dkim_key *k = ma_dkim_key_generate(type, bits, err, sizeof(err));

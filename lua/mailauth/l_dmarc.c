@@ -81,7 +81,7 @@ lm_opt_psl(lua_State *L, int t, bool rfc7489)
 {
 	const struct ma_psl *psl = NULL;
 
-	lua_getfield(L, t, "psl");
+	lm_getfield(L, t, "psl");
 	if (!lua_isnil(L, -1))
 		psl = *(struct ma_psl **)luaL_checkudata(L, -1, PSL_MT);
 	lua_pop(L, 1);
@@ -103,6 +103,59 @@ identity(lua_State *L, int t, struct ma_dmarc_identity *id, bool *helo)
 	id->pass = strcmp(res, "pass") == 0;
 	if (helo)
 		*helo = strcmp(lm_opt_string(L, t, "identity", "mailfrom"), "helo") == 0;
+}
+
+/* A record's tags as read (defaults filled in). */
+static void
+push_tags(lua_State *L, const struct ma_dmarc_record *r, bool rfc7489)
+{
+	lua_createtable(L, 0, 10);
+	if (r->p != MA_POLICY_UNSET)
+		lm_set_str(L, "p", ma_dmarc_policy_name(r->p));
+	if (r->sp != MA_POLICY_UNSET)
+		lm_set_str(L, "sp", ma_dmarc_policy_name(r->sp));
+	if (r->np != MA_POLICY_UNSET)
+		lm_set_str(L, "np", ma_dmarc_policy_name(r->np));
+	lua_pushlstring(L, &r->psd, 1);
+	lua_setfield(L, -2, "psd");
+	lm_set_str(L, "t", r->testing ? "y" : "n");
+	lm_set_str(L, "adkim", r->adkim_strict ? "s" : "r");
+	lm_set_str(L, "aspf", r->aspf_strict ? "s" : "r");
+	if (rfc7489) {
+		/* historic in RFC 9989 (9.3): reported in RFC 7489 mode only */
+		lm_set_int(L, "pct", r->pct);
+		lm_set_int(L, "ri", r->ri);
+		lm_set_str(L, "rf", r->rf);
+	}
+	if (r->fo[0])
+		lm_set_str(L, "fo", r->fo);
+}
+
+/* dmarc_record_parse(text) -> tags (with rua, ruf lists) | nil, reason */
+int
+lm_dmarc_record_parse(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	struct ma_dmarc_record r;
+
+	if (ma_dmarc_record_parse(s, len, &r) != 1) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "not a DMARC record (v=DMARC1 must come first)");
+		return 2;
+	}
+	push_tags(L, &r, false);
+	for (int k = 0; k < 2; k++) {
+		size_t n = k ? r.nruf : r.nrua;
+		lua_createtable(L, (int)n, 0);
+		for (size_t i = 0; i < n; i++) {
+			lua_pushstring(L, k ? r.ruf[i] : r.rua[i]);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		lm_mark_array(L);
+		lua_setfield(L, -2, k ? "ruf" : "rua");
+	}
+	return 1;
 }
 
 static void
@@ -161,27 +214,7 @@ lm_push_dmarc(lua_State *L, const struct ma_dmarc_outcome *o, const char *spf_do
 		lm_set_str(L, "policy_domain", o->policy_domain);
 		lm_set_str(L, "record", o->record);
 		if (details) {
-			const struct ma_dmarc_record *r = &o->rec;
-			lua_createtable(L, 0, 10);
-			if (r->p != MA_POLICY_UNSET)
-				lm_set_str(L, "p", ma_dmarc_policy_name(r->p));
-			if (r->sp != MA_POLICY_UNSET)
-				lm_set_str(L, "sp", ma_dmarc_policy_name(r->sp));
-			if (r->np != MA_POLICY_UNSET)
-				lm_set_str(L, "np", ma_dmarc_policy_name(r->np));
-			lua_pushlstring(L, &r->psd, 1);
-			lua_setfield(L, -2, "psd");
-			lm_set_str(L, "t", r->testing ? "y" : "n");
-			lm_set_str(L, "adkim", r->adkim_strict ? "s" : "r");
-			lm_set_str(L, "aspf", r->aspf_strict ? "s" : "r");
-			if (o->rfc7489) {
-				/* historic in RFC 9989 (9.3): reported in RFC 7489 mode only */
-				lm_set_int(L, "pct", r->pct);
-				lm_set_int(L, "ri", r->ri);
-				lm_set_str(L, "rf", r->rf);
-			}
-			if (r->fo[0])
-				lm_set_str(L, "fo", r->fo);
+			push_tags(L, &o->rec, o->rfc7489);
 			lua_setfield(L, -2, "tags");
 			push_uris(L, o->rua, o->nrua, o->reports_checked);
 			lua_setfield(L, -2, "rua");
@@ -224,16 +257,16 @@ lm_dmarc(lua_State *L)
 	req.author_domain = lm_opt_string(L, 1, "from_domain", NULL);
 	req.rfc7489 = lm_opt_bool(L, 1, "rfc7489", false);
 	req.check_reports = lm_opt_bool(L, 1, "check_reports", false);
-	req.sample = (unsigned)lm_opt_number(L, 1, "sample", 0);
+	req.sample = lm_opt_uint(L, 1, "sample", 0, 1, 99);
 	b = lm_budget_arg(L, 1, &budget);
 	req.psl = lm_opt_psl(L, 1, req.rfc7489);
-	lua_getfield(L, 1, "spf");
+	lm_getfield(L, 1, "spf");
 	if (lua_istable(L, -1))
 		identity(L, lua_gettop(L), &req.spf, &req.spf_helo);
 	else if (!lua_isnil(L, -1))
 		return luaL_error(L, "option 'spf' must be a table");
 	lua_pop(L, 1);
-	lua_getfield(L, 1, "dkim");
+	lm_getfield(L, 1, "dkim");
 	if (lua_istable(L, -1)) {
 		int t = lua_gettop(L);
 		lua_Integer n = luaL_len(L, t);
@@ -253,7 +286,7 @@ lm_dmarc(lua_State *L)
 	 * userdata to allocate, clear and collect per message). */
 	struct ma_dmarc_outcome ostack, *o = &ostack;
 	lr->L = L;
-	lua_getfield(L, 1, "message");
+	lm_getfield(L, 1, "message");
 	if (!lua_isnil(L, -1)) {
 		const struct ma_msg *m = lm_check_message(L, -1);
 		ma_dmarc_check_message(lr->r, b, m, &req, o);

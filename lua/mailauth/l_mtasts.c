@@ -38,6 +38,21 @@ lm_sts_record_parse(lua_State *L)
 	return 1;
 }
 
+/* sts_policy_id(text) -> the id that follows the policy text */
+int
+lm_sts_policy_id(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	char id[33];
+
+	ma_sts_policy_id(s, len, id);
+	if (id[0] == '\0')
+		return luaL_error(L, "SHA-256 is not available");
+	lua_pushstring(L, id);
+	return 1;
+}
+
 /* sts_policy_parse(text) -> policy | nil, reason */
 int
 lm_sts_policy_parse(lua_State *L)

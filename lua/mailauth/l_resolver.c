@@ -1,6 +1,8 @@
 /* mailauth.core: resolver userdata and its backends' Lua faces. */
 #include "lmailauth.h"
 
+#include <limits.h>
+
 #include <string.h>
 
 /* ---- fixture from a Lua table (same shapes as the JSON zonedata) ---- */
@@ -339,9 +341,9 @@ lm_resolver(lua_State *L)
 	} else {
 		struct ma_net_opts o = {
 			.servers = servers_arg(L, 1, servers, sizeof(servers)),
-			.timeout_ms = (unsigned)(lm_opt_number(L, 1, "timeout", 2) * 1000),
-			.tries = (unsigned)lm_opt_number(L, 1, "tries", 2),
-			.edns_size = (unsigned)lm_opt_number(L, 1, "edns", 1232),
+			.timeout_ms = lm_opt_uint(L, 1, "timeout", 2, 1000, UINT_MAX),
+			.tries = lm_opt_uint(L, 1, "tries", 2, 1, UINT_MAX),
+			.edns_size = lm_opt_uint(L, 1, "edns", 1232, 1, UINT_MAX),
 			.tcp = lm_opt_bool(L, 1, "tcp", false),
 		};
 		if (o.timeout_ms == 0)
@@ -480,7 +482,7 @@ lm_opt_resolver(lua_State *L, int t)
 {
 	struct lresolver *lr;
 
-	lua_getfield(L, t, "resolver");
+	lm_getfield(L, t, "resolver");
 	lr = lm_check_resolver(L, -1);
 	lua_pop(L, 1);	/* the options table keeps it alive */
 	return lr;

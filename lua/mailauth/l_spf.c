@@ -1,6 +1,8 @@
 /* mailauth.core: SPF. */
 #include "lmailauth.h"
 
+#include <limits.h>
+
 #include <string.h>
 
 /* The result table of an SPF outcome; received: the Received-SPF field or NULL. */
@@ -48,8 +50,8 @@ lm_spf(lua_State *L)
 	else if (strcmp(ident, "mailfrom") != 0)
 		return luaL_error(L, "option 'identity' must be \"mailfrom\" or \"helo\"");
 	req.now = (int64_t)lm_opt_number(L, 1, "now", 0);
-	req.max_terms = (unsigned)lm_opt_number(L, 1, "max_lookups", 0);
-	req.max_void = (unsigned)lm_opt_number(L, 1, "max_void_lookups", 0);
+	req.max_terms = lm_opt_uint(L, 1, "max_lookups", 0, 1, UINT_MAX);
+	req.max_void = lm_opt_uint(L, 1, "max_void_lookups", 0, 1, UINT_MAX);
 	b = lm_budget_arg(L, 1, &budget);
 
 	struct ma_spf_outcome outs;

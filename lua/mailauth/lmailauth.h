@@ -27,9 +27,17 @@ struct lresolver {
 	int cbref;		/* registry ref of the callback, or LUA_NOREF */
 };
 
-/* Options read from a table argument; raise on a wrong type. */
+/* Options read from a table argument; raise on a wrong type.  A string
+ * option is returned as a pointer after its value is popped: lm_getfield
+ * keeps strings, tables and userdata that an __index metamethod made alive by
+ * storing them in the options table (rawset), so that the pointer stays
+ * good until the call returns. */
+void		 lm_anchor(lua_State *, int t, const char *k);
+int		 lm_getfield(lua_State *, int t, const char *k);
 const char	*lm_opt_string(lua_State *, int t, const char *k, const char *def);
 lua_Number	 lm_opt_number(lua_State *, int t, const char *k, lua_Number def);
+/* A count or duration: the number times scale, clamped to [0, max]. */
+unsigned	 lm_opt_uint(lua_State *, int t, const char *k, lua_Number def, lua_Number scale, unsigned max);
 bool		 lm_opt_bool(lua_State *, int t, const char *k, bool def);
 /* Fields of the result table on the stack top. */
 void		 lm_set_str(lua_State *, const char *k, const char *v);
@@ -49,8 +57,8 @@ const struct ma_msg *lm_check_message(lua_State *, int i);
 /* Result tables shared by the single checks and the pipeline. */
 void	 lm_push_spf(lua_State *, const struct ma_spf_outcome *, const char *received);
 void	 lm_dkim_opts(lua_State *, int t, const struct lresolver *, struct ma_dkim_verify_opts *);
-struct ma_dkim_sig *lm_dkim_sigs(lua_State *, const struct ma_msg *, struct ma_dkim_sig *stack,
-	    size_t have, size_t *room);
+struct ma_dkim_sig *lm_dkim_sigs(lua_State *, const struct ma_msg *, unsigned max_signatures,
+	    struct ma_dkim_sig *stack, size_t have, size_t *room);
 void	 lm_push_sigs(lua_State *, const struct ma_dkim_sig *, size_t n);
 void	 lm_push_dmarc(lua_State *, const struct ma_dmarc_outcome *, const char *spf_domain, bool details);
 
@@ -65,7 +73,9 @@ int	 lm_message(lua_State *);
 int	 lm_dkim_verify(lua_State *);
 int	 lm_dkim_sign(lua_State *);
 int	 lm_dkim_keygen(lua_State *);
+int	 lm_dkim_key_record(lua_State *);
 int	 lm_dmarc(lua_State *);
+int	 lm_dmarc_record_parse(lua_State *);
 int	 lm_authres_build(lua_State *);
 int	 lm_authres(lua_State *);
 int	 lm_authres_parse(lua_State *);
@@ -76,6 +86,7 @@ int	 lm_cidr_valid(lua_State *);
 int	 lm_ip_in(lua_State *);
 int	 lm_sts_record_parse(lua_State *);
 int	 lm_sts_policy_parse(lua_State *);
+int	 lm_sts_policy_id(lua_State *);
 int	 lm_sts_mx_match(lua_State *);
 int	 lm_sts_content_type_ok(lua_State *);
 int	 lm_sts_discover(lua_State *);

@@ -144,6 +144,53 @@ describe("mailauth.check", function()
     assert.has_error(function() mailauth.check{ ip = "192.0.2.1" } end)
   end)
 
+  it("samples RFC 7489 pct= per message unless the sample is fixed", function()
+    local r = mailauth.resolver{ fixture = {
+      ["pct.example"] = { { TXT = "v=spf1 -all" } },
+      ["_dmarc.pct.example"] = { { TXT = "v=DMARC1; p=reject; pct=50" } },
+    } }
+    local text = "From: a@pct.example\r\nSubject: x\r\n\r\nbody\r\n"
+    local psl = mailauth.psl()
+    local function run(sample)
+      return mailauth.check{ message = text, ip = "192.0.2.1", helo = "pct.example", mail_from = "a@pct.example",
+        resolver = r, rfc7489 = true, psl = psl, sample = sample }.dmarc
+    end
+    assert.same({ "fail", "reject", false }, { run(10).result, run(10).policy, run(10).testing })
+    assert.same({ "quarantine", true }, { run(60).policy, run(60).testing })
+    local seen = {}
+    for _ = 1, 200 do seen[run(nil).policy] = true end
+    assert.is_true(seen.reject and seen.quarantine)
+    assert.has_error(function() run(-1) end)
+  end)
+
+  it("keeps option values that an __index metamethod makes alive", function()
+    -- Strings made on the fly and collected at once must not be read after
+    -- the collector freed them (ASan watches this in the test build).  The
+    -- values are over 40 bytes: Lua interns shorter strings, so a fresh
+    -- copy of one would be the constant itself.
+    local function fresh(t)
+      return setmetatable({}, { __index = function(_, k)
+        collectgarbage()
+        local v = t[k]
+        if type(v) == "string" then return (v .. "!"):sub(1, -2) end
+        return v
+      end })
+    end
+    local long = ("long-label-"):rep(4) .. "example.org"
+    local h = mailauth.authres(fresh{ authserv_id = "mx." .. long,
+      spf = fresh{ result = "pass", sender = "bounces@" .. long, identity = "mailfrom" },
+      dkim = { fresh{ result = "pass", domain = long, selector = ("s"):rep(45), header_b = "abc" } },
+      dmarc = fresh{ result = "pass", author_domain = long } })
+    assert.matches("^Authentication%-Results: mx%.long%-label", h)
+    assert.matches("spf=pass%s+smtp%.mailfrom=bounces@long%-label%-long", h)
+    assert.matches("header%.d=long%-label%-[%w.-]+%s+header%.s=sssss", h)
+    assert.matches("dmarc=pass%s+header%.from=long%-label", h)
+    local r = mailauth.check(fresh{ message = mailauth.message(read("examples/messages/signed.eml")),
+      ip = "192.0.2.25", helo = "mx1.example.org", mail_from = "alice@example.org",
+      resolver = mailauth.resolver{ fixture = "examples/zone.json" }, authserv_id = "mx.test.example", now = NOW })
+    assert.equal("pass", r.dmarc.result)
+  end)
+
   it("turns an exhausted budget into temporary errors, not passes", function()
     local r = check("signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org", nil,
       { budget = mailauth.budget{ queries = 1 } })
@@ -199,6 +246,7 @@ describe("mailauth check / dmarc (CLI)", function()
       "check --ip 192.0.2.1 --rules /nonexistent.lua --dns examples/zone.json",
       "check --ip 192.0.2.1 --dns /nonexistent.json",
       "check --ip 192.0.2.1 --rfc7489 --psl /nonexistent.dat --dns examples/zone.json",
+      "check --ip 192.0.2.1 --psl /usr/share/publicsuffix/public_suffix_list.dat --dns examples/zone.json",
       "dmarc --dns examples/zone.json",
       "dmarc --from-domain example.org --spf-result pass --dns examples/zone.json",
       "dmarc --from-domain example.org --spf-domain x.example --spf-result maybe --dns examples/zone.json",
