@@ -13,6 +13,19 @@
 #include "resolver.h"
 #include "spf.h"
 
+#define MA_CHECK_MAX_PREFETCH	48
+
+struct ma_check_batch {
+	struct ma_query q[MA_CHECK_MAX_PREFETCH];
+	char names[MA_CHECK_MAX_PREFETCH][MA_DNS_NAME_MAX + 8];
+	size_t n;
+};
+
+/* The names ma_check_prefetch asks for, normalized and without repeats,
+ * from the message's own (hostile) fields. */
+void	 ma_check_prefetch_names(const struct ma_msg *, const char *spf_domain, unsigned max_signatures,
+	    struct ma_check_batch *);
+
 /* Prefetches: the SPF record of spf_domain, every DKIM key the message's
  * signatures name (up to max_signatures), and the _dmarc names of the
  * author domain's tree walk.  Returns the number of queries sent; 0 when the

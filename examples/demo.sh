@@ -2,7 +2,9 @@
 # The main job on embedded defaults, against the bundled example zone (no
 # network): SPF checks of a few envelopes, then the whole pipeline
 # (SPF, DKIM, DMARC, site policy, Authentication-Results) on bundled
-# messages under two example rule sets.  Installs what it needs first.
+# messages under two example rule sets, the posture audit of the example
+# domain, and the records its publish rules compute.  Installs what it needs
+# first.
 set -eu
 cd "$(dirname "$0")/.."
 tests/setup.sh demo build
@@ -34,3 +36,8 @@ echo
 echo "== mailauth audit of the example domain (exit status 1 would mean a critical finding) =="
 echo '$ mailauth audit example.org --selector demo2048 --selector demoed'
 "$ma" audit example.org --dns examples/zone.json --selector demo2048 --selector demoed || true
+
+echo
+echo "== mailauth publish: the records rules/publish.lua computes for example.org (the Knot module's input) =="
+echo '$ mailauth publish --rules rules/publish.lua --dns examples/zone.json'
+"$ma" publish --rules rules/publish.lua --dns examples/zone.json

@@ -32,6 +32,8 @@ commands:
   tlsrpt parse FILE...            (JSON, gzip, or a report e-mail) [--json]
   tlsrpt report --outcomes FILE --org NAME --contact ADDR --sender HOST
           --start UNIXTIME --end UNIXTIME [--report-id ID] [--out DIR]
+  publish --rules FILE [--zone Z]... [--dns ZONE.json | --server IP@PORT] [--policy-dir DIR] [--json]
+          (the records the rules' publish face computes, as zone-file lines; exit 1 if one is refused)
   audit   DOMAIN [--selector S]... [--server IP@PORT | --dns ZONE.json] [--ca-file F] [--port N] [--json]
   version
   help
@@ -562,6 +564,61 @@ end
 function commands.version()
   print(mailauth._VERSION)
   return 0
+end
+
+function commands.publish(args)
+  local o = parse(args, { rules = "value", zone = "list", server = "value", dns = "value", json = "flag",
+    timeout = "value", ["policy-dir"] = "value" })
+  if not o.rules then usage_error("publish: --rules is required") end
+  local rules = load_rules(o.rules)
+  local pub = require "mailauth.publish"
+  local zones = o.zone or pub.zones(rules)
+  if #zones == 0 then usage_error("publish: " .. o.rules .. " publishes no zone") end
+  -- SPF includes are followed only with DNS to follow them in.
+  local r = (o.dns or o.server) and make_resolver(o) or nil
+  local base = o.rules:match("^(.*)/[^/]*$") or "."
+  local out, refused = {}, false
+  for _, z in ipairs(zones) do
+    local res, errs = pub.zone(rules, z, { resolver = r, base_dir = base })
+    if not res then
+      refused = true
+      for _, e in ipairs(errs) do io.stderr:write(("mailauth: publish %s: refused: %s\n"):format(z, e)) end
+      out[#out + 1] = { zone = z, refused = json.array(errs) }
+    else
+      out[#out + 1] = res
+      if o["policy-dir"] and res.mta_sts then
+        local dir = o["policy-dir"] .. "/" .. res.mta_sts.host .. "/.well-known"
+        os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
+        local f = io.open(dir .. "/mta-sts.txt", "wb")
+        if not f then usage_error("publish: cannot write " .. dir .. "/mta-sts.txt") end
+        f:write(res.mta_sts.policy)
+        f:close()
+      end
+    end
+  end
+  if o.json then
+    for _, z in ipairs(out) do
+      if z.records then z.records = json.array(z.records); z.warnings = json.array(z.warnings) end
+    end
+    print(json.encode(json.array(out)))
+  else
+    for _, z in ipairs(out) do
+      if z.records then
+        print(("; %s: %d records"):format(z.zone, #z.records))
+        for _, w in ipairs(z.warnings) do print("; warning: " .. w) end
+        for _, rec in ipairs(z.records) do
+          local data = rec.type == "TXT" and pub.txt_strings(rec.data) or (rec.data .. ".")
+          print(("%s. %d IN %s %s"):format(rec.name, rec.ttl, rec.type, data))
+        end
+        if z.mta_sts then
+          print(("; MTA-STS policy to serve at https://%s%s (id %s):"):format(z.mta_sts.host, z.mta_sts.path,
+            z.mta_sts.id))
+          for line in z.mta_sts.policy:gmatch("([^\r\n]+)") do print(";   " .. line) end
+        end
+      end
+    end
+  end
+  return refused and 1 or 0
 end
 
 function commands.help()

@@ -217,6 +217,11 @@ function M.outbound(rules, domain, sts, mx)
     mode = mode, source = source, reason = reason, report_only = mode == "testing" }
 end
 
+-- The publish face: the records of one zone (see mailauth/publish.lua).
+function M.publish(rules, zone, o)
+  return require("mailauth.publish").zone(rules, zone, o)
+end
+
 -- Loads a rules file (a Lua chunk returning the rules table).
 function M.load(path)
   local chunk, err = loadfile(path, "t")
@@ -233,6 +238,9 @@ function M.load(path)
     for _, k in ipairs{ "malformed_from", "exception_action" } do
       if inb[k] ~= nil and not ACTIONS[inb[k]] then error("rules: inbound." .. k .. " = unknown action", 2) end
     end
+  end
+  if rules.publish ~= nil and type(rules.publish) ~= "table" then
+    error("rules: publish must map zones to their records", 2)
   end
   return rules
 end

@@ -1,0 +1,192 @@
+-- The publish face of the rules (mailauth.publish, policy.publish) and the
+-- publish command.
+local mailauth = require "mailauth"
+local policy = require "mailauth.policy"
+local publish = require "mailauth.publish"
+local cjson = require "cjson"
+
+local cli = os.getenv("MAILAUTH_CLI") or "build/lua/bin/mailauth"
+
+local function read(p) local f = assert(io.open(p, "rb")); local d = f:read("a"); f:close(); return d end
+
+local function run(args)
+  local tmp, err = os.tmpname(), os.tmpname()
+  local p = io.popen(cli .. " " .. args .. " > " .. tmp .. " 2> " .. err .. "; echo $?")
+  local rc = tonumber(p:read("a"))
+  p:close()
+  local out, e = read(tmp), read(err)
+  os.remove(tmp)
+  os.remove(err)
+  return out, rc, e
+end
+
+local zone = mailauth.resolver{ fixture = "examples/zone.json" }
+
+-- A zone of its own for one test: rules.publish["test.example"] = spec.
+local function zone_of(spec, o)
+  return publish.zone({ publish = { ["test.example"] = spec } }, "test.example", o or {})
+end
+
+describe("mailauth.publish", function()
+  it("computes the records examples/zone.json publishes for example.org", function()
+    local rules = policy.load("rules/publish.lua")
+    local z = assert(policy.publish(rules, "example.org", { resolver = zone, base_dir = "rules" }))
+    local fixture = cjson.decode(read("examples/zone.json"))
+    local seen = 0
+    for _, r in ipairs(z.records) do
+      assert.equal("TXT", r.type)
+      assert.equal(3600, r.ttl)
+      if r.name ~= "_mta-sts.example.org" then
+        local want = {}
+        for _, v in ipairs(fixture[r.name] or {}) do
+          if type(v) == "table" and v.TXT then want[v.TXT] = true end
+        end
+        assert.is_true(want[r.data], r.name .. ": " .. r.data)
+        seen = seen + 1
+      end
+    end
+    assert.equal(7, seen)
+    assert.same({}, z.warnings)
+  end)
+
+  it("publishes an MTA-STS id that follows the policy text", function()
+    local spec = { mta_sts = { mode = "enforce", mx = { "mx1.test.example", "*.mail.test.example" } } }
+    local a, b = assert(zone_of(spec)), assert(zone_of(spec))
+    assert.equal(a.mta_sts.id, b.mta_sts.id)
+    assert.equal(a.mta_sts.id, mailauth.mtasts.parse_record(a.records[1].data))
+    local p = assert(mailauth.mtasts.parse_policy(a.mta_sts.policy))
+    assert.same({ "enforce", 604800, { "mx1.test.example", "*.mail.test.example" } }, { p.mode, p.max_age, p.mx })
+    spec.mta_sts.max_age = 86400
+    local c = assert(zone_of(spec))
+    assert.are_not.equal(a.mta_sts.id, c.mta_sts.id)
+    assert.matches("^%x+$", c.mta_sts.id)
+    assert.equal(32, #c.mta_sts.id)
+    assert.equal("mta-sts.test.example", c.mta_sts.host)
+  end)
+
+  it("refuses an SPF record that needs more than 10 DNS lookups through its includes", function()
+    local five = "v=spf1 a:h1.test.example a:h2.test.example a:h3.test.example a:h4.test.example a:h5.test.example -all"
+    local fx = {
+      ["spf.test.example"] = { { TXT = "v=spf1 include:a.test.example include:b.test.example -all" } },
+      ["a.test.example"] = { { TXT = five } },
+      ["b.test.example"] = { { TXT = five } },
+    }
+    for i = 1, 5 do fx["h" .. i .. ".test.example"] = { { A = "198.51.100." .. i } } end
+    local z, errs = zone_of({ spf = "v=spf1 include:spf.test.example -all" }, { resolver = mailauth.resolver{ fixture = fx } })
+    assert.is_nil(z)
+    assert.matches("^test%.example: SPF record refused: .*DNS", errs[1])
+    -- the same record without DNS to follow: only its own terms count
+    assert.truthy(zone_of({ spf = "v=spf1 include:spf.test.example -all" }))
+    -- nine lookups: published, with a warning
+    fx["a.test.example"] = { { TXT = "v=spf1 a:h1.test.example -all" } }
+    local ok = assert(zone_of({ spf = "v=spf1 include:spf.test.example -all" },
+      { resolver = mailauth.resolver{ fixture = fx } }))
+    assert.equal(1, #ok.records)
+    local w = table.concat(ok.warnings, "\n")
+    assert.matches("needs 9 of the 10", w)
+    -- h1-h5 have no AAAA: IPv6 clients meet void lookups, reported
+    assert.matches("IPv6 senders it does not list meets 6 void lookups", w)
+    assert.not_matches("IPv4 senders", w)
+  end)
+
+  it("refuses bad records with a reason, and the zone with them", function()
+    local cases = {
+      { { spf = "v=spf1 " .. ("mx "):rep(11) .. "-all" }, "11 DNS%-querying terms" },
+      { { spf = "v=spf1 ip4:999.1.1.1 -all" }, "SPF record refused" },
+      { { spf = "spf1 -all" }, "SPF record refused" },
+      { { dmarc = { p = "block" } }, "p must be none, quarantine or reject" },
+      { { dmarc = { rua = { "mailto:a@test.example" } } }, "dmarc%.p is required" },
+      { { dmarc = { p = "none", rua = { "dmarc@test.example" } } }, "bad URI" },
+      { { dmarc = { p = "none", fo = "2" } }, "fo must be" },
+      { { dmarc = { p = "none", subdomains = { ["bad name"] = { p = "none" } } } }, "bad name" },
+      { { mta_sts = { mode = "enforce" } }, "at least one MX pattern" },
+      { { mta_sts = { mode = "strict", mx = { "mx.test.example" } } }, "mode must be" },
+      { { mta_sts = { mx = { "mx.test.example" }, max_age = 31557601 } }, "max_age" },
+      { { mta_sts = { mx = { "*.*.test.example" } } }, "bad host pattern" },
+      { { dkim = { s1 = "/nonexistent/key.pem" } }, "s1%._domainkey%.test%.example" },
+      { { dkim = { ["a b"] = "k.pem" } }, "bad selector" },
+      { { dkim = { s1 = { cname = "not a host" } } }, "bad cname" },
+      { { tlsrpt = { rua = { "tlsrpt@test.example" } } }, "bad URI" },
+      { { ttl = -1, spf = "v=spf1 -all" }, "ttl must be" },
+      { { report_for = { "bad..name" } }, "report_for" },
+    }
+    for _, c in ipairs(cases) do
+      local spec = c[1]
+      spec.spf = spec.spf or "v=spf1 -all"
+      local z, errs = zone_of(spec)
+      assert.is_nil(z, c[2])
+      local all = table.concat(errs, "\n")
+      assert.matches(c[2], all)
+    end
+    local z, errs = policy.publish({ publish = {} }, "example.org")
+    assert.is_nil(z)
+    assert.matches("no publish rules", errs[1])
+  end)
+
+  it("publishes revoked and delegated selectors, report authorizations, and warns where receivers may not follow", function()
+    local z = assert(zone_of({ ttl = 300,
+      spf = { "ip4:192.0.2.0/24" },
+      dkim = { old = { revoked = true }, esp = { cname = "s1.dkim.esp.example" } },
+      dmarc = { p = "quarantine", sp = "reject", np = "reject", adkim = "s", aspf = "s", psd = "n",
+        rua = { "mailto:dmarc@reports.example.net" }, ruf = "mailto:forensic@test.example", fo = "0:d" },
+      report_for = { "partner.example" },
+    }))
+    local by = {}
+    for _, r in ipairs(z.records) do by[r.name] = r end
+    assert.equal("v=spf1 ip4:192.0.2.0/24", by["test.example"].data)
+    assert.equal(300, by["test.example"].ttl)
+    assert.equal("v=DKIM1; p=", by["old._domainkey.test.example"].data)
+    assert.same({ "CNAME", "s1.dkim.esp.example" }, { by["esp._domainkey.test.example"].type, by["esp._domainkey.test.example"].data })
+    assert.equal("v=DMARC1; p=quarantine; sp=reject; np=reject; adkim=s; aspf=s; psd=n; " ..
+      "rua=mailto:dmarc@reports.example.net; ruf=mailto:forensic@test.example; fo=0:d", by["_dmarc.test.example"].data)
+    assert.equal("v=DMARC1", by["partner.example._report._dmarc.test.example"].data)
+    local w = table.concat(z.warnings, "\n")
+    assert.matches("no 'all'", w)
+    assert.matches("test%.example%._report%._dmarc%.reports%.example%.net", w)
+    -- what a receiver reads back
+    local t = mailauth.dmarc{ from_domain = "x.test.example", resolver = mailauth.resolver{ fixture = {
+      ["_dmarc.test.example"] = { { TXT = by["_dmarc.test.example"].data } } } } }
+    assert.equal("reject", t.policy)
+  end)
+
+  it("writes TXT data as quoted character-strings of at most 255 octets", function()
+    assert.equal('"a\\"b\\\\c"', publish.txt_strings('a"b\\c'))
+    local s = publish.txt_strings(("x"):rep(300))
+    assert.equal('"' .. ("x"):rep(255) .. '" "' .. ("x"):rep(45) .. '"', s)
+    assert.equal('""', publish.txt_strings(""))
+  end)
+end)
+
+describe("mailauth publish (CLI)", function()
+  it("prints zone-file lines and the MTA-STS policy", function()
+    local out, rc = run("publish --rules rules/publish.lua --dns examples/zone.json")
+    assert.equal(0, rc)
+    assert.matches('\n_dmarc%.example%.org%. 3600 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc%-reports@example%.org"\n', out)
+    assert.matches('\ndemo2048%._domainkey%.example%.org%. 3600 IN TXT "v=DKIM1; k=rsa; p=[^"]+" "[^"]+"\n', out)
+    assert.matches("; MTA%-STS policy to serve at https://mta%-sts%.example%.org/%.well%-known/mta%-sts%.txt", out)
+  end)
+
+  it("prints JSON, writes the policy file, and exits 1 when a zone is refused", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local out, rc = run("publish --rules rules/publish.lua --json --policy-dir " .. dir)
+    assert.equal(0, rc)
+    local j = cjson.decode(out)
+    assert.equal("example.org", j[1].zone)
+    assert.equal(8, #j[1].records)
+    assert.equal(j[1].mta_sts.policy, read(dir .. "/mta-sts.example.org/.well-known/mta-sts.txt"))
+    os.execute("rm -rf '" .. dir .. "'")
+
+    local bad = os.tmpname()
+    local f = io.open(bad, "w")
+    f:write('return { publish = { ["bad.example"] = { dmarc = { p = "block" } } } }')
+    f:close()
+    local _, rc2, err = run("publish --rules " .. bad)
+    os.remove(bad)
+    assert.equal(1, rc2)
+    assert.matches("publish bad%.example: refused: _dmarc%.bad%.example: p must be", err)
+
+    local _, rc3 = run("publish")
+    assert.equal(2, rc3)
+  end)
+end)
