@@ -17,6 +17,7 @@ commands:
           [--dns ZONE.json | --server IP@PORT] [--receiver NAME] [--timeout S] [--json]
   dkim    [--dns ZONE.json | --server IP@PORT] [--legacy] [--now UNIXTIME] [--json] < MESSAGE
   dkim-sign --key FILE --domain D --selector S [--key FILE2 --selector S2 ...]
+          | --rules FILE --sender ADDR    (the keys outbound.dkim gives the sender's domain)
           [--algorithm rsa-sha256|ed25519-sha256] [--headers a:b:c]
           [--canonicalization relaxed/relaxed] [--identity I] < MESSAGE
   dkim-keygen [--type rsa|ed25519] [--bits 2048] [--domain D --selector S] [--out FILE] [--json]
@@ -94,6 +95,13 @@ local function make_resolver(o)
   end
   if not ok then usage_error(tostring(r):gsub("^[^:]*:%d+: ", "")) end
   return r
+end
+
+local function load_rules(path)
+  local policy = require "mailauth.policy"
+  local ok, rules = pcall(policy.load, path)
+  if not ok then usage_error(tostring(rules):gsub("^[^:]*:%d+: ", "")) end
+  return rules
 end
 
 local function valid_ip(s)
@@ -192,19 +200,26 @@ end
 
 commands["dkim-sign"] = function(args)
   local o = parse(args, { key = "list", selector = "list", domain = "value", algorithm = "value",
-    headers = "value", canonicalization = "value", identity = "value" })
-  if not o.key or not o.domain or not o.selector then
-    usage_error("dkim-sign: --key, --domain and --selector are required")
+    headers = "value", canonicalization = "value", identity = "value", rules = "value", sender = "value" })
+  local signers = {}
+  if o.rules then
+    -- The keys the site's outbound rules give the sender's domain.
+    if o.key or o.selector or o.domain then usage_error("dkim-sign: --rules replaces --key, --selector and --domain") end
+    if not o.sender then usage_error("dkim-sign: --rules needs --sender ADDR") end
+    local rules = load_rules(o.rules)
+    signers = require("mailauth.policy").signers(rules, o.sender, o.rules:match("^(.*)/[^/]*$") or ".")
+    if #signers == 0 then usage_error("dkim-sign: " .. o.rules .. " has no signing key for " .. o.sender) end
+  elseif not o.key or not o.domain or not o.selector then
+    usage_error("dkim-sign: --key, --domain and --selector are required (or --rules and --sender)")
   end
-  if #o.key ~= #o.selector then usage_error("dkim-sign: give one --selector per --key") end
+  if o.key and #o.key ~= #o.selector then usage_error("dkim-sign: give one --selector per --key") end
   local c = o.canonicalization or "relaxed/relaxed"
   if not c:match("^(%a+)/(%a+)$") and not c:match("^%a+$") then usage_error("dkim-sign: bad --canonicalization") end
   for part in c:gmatch("%a+") do
     if part ~= "simple" and part ~= "relaxed" then usage_error("dkim-sign: bad --canonicalization") end
   end
   if not c:find("/", 1, true) then c = c .. "/simple" end
-  local signers = {}
-  for i, path in ipairs(o.key) do
+  for i, path in ipairs(o.key or {}) do
     local pem = read_file(path)
     local alg = o.algorithm
     if alg and alg ~= "rsa-sha256" and alg ~= "ed25519-sha256" then
@@ -315,12 +330,6 @@ function commands.dmarc(args)
   return 0
 end
 
-local function load_rules(path)
-  local policy = require "mailauth.policy"
-  local ok, rules = pcall(policy.load, path)
-  if not ok then usage_error(tostring(rules):gsub("^[^:]*:%d+: ", "")) end
-  return rules
-end
 
 function commands.check(args)
   local o = parse(args, { ip = "value", helo = "value", ["mail-from"] = "value", rcpt = "value",

@@ -217,6 +217,41 @@ function M.outbound(rules, domain, sts, mx)
     mode = mode, source = source, reason = reason, report_only = mode == "testing" }
 end
 
+-- The DKIM signers for mail from `sender` (an address or a domain):
+--   rules.outbound.dkim = {
+--     ["example.org"] = {                 -- mail from example.org and below
+--       { selector = "s2048", key_file = "keys/s2048.pem" },
+--       { selector = "ed", key_file = "keys/ed.pem", headers = "from:to:subject:date" },
+--     },
+--   }
+-- The most specific domain wins and is the d= (a sender in news.example.org
+-- signs as example.org: aligned under relaxed DKIM alignment).  Returns a
+-- list for mailauth.dkim.sign (key_file relative to base_dir), possibly
+-- empty, and the domain that matched.
+function M.signers(rules, sender, base_dir)
+  local map = rules and rules.outbound and rules.outbound.dkim
+  local domain = lower((sender or ""):match("@([^@]*)$") or sender or "")
+  local best, bestlen
+  for k in pairs(map or {}) do
+    local d = lower(k)
+    if (domain == d or domain:sub(-#d - 1) == "." .. d) and (not bestlen or #d > bestlen) then
+      best, bestlen = k, #d
+    end
+  end
+  if not best then return {}, nil end
+  local out = {}
+  for i, s in ipairs(map[best]) do
+    if type(s) ~= "table" or type(s.selector) ~= "string" or type(s.key_file) ~= "string" then
+      error("rules: outbound.dkim[\"" .. best .. "\"][" .. i .. "] needs selector and key_file", 2)
+    end
+    local path = s.key_file
+    if base_dir and not path:match("^/") then path = base_dir .. "/" .. path end
+    out[i] = { key_file = path, domain = lower(s.domain or best), selector = s.selector, headers = s.headers,
+      canonicalization = s.canonicalization, algorithm = s.algorithm, expire_after = s.expire_after }
+  end
+  return out, (lower(best))
+end
+
 -- The publish face: the records of one zone (see mailauth/publish.lua).
 function M.publish(rules, zone, o)
   return require("mailauth.publish").zone(rules, zone, o)

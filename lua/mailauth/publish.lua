@@ -9,6 +9,8 @@
 --       spf = "v=spf1 mx include:_spf.mailhost.example -all",  -- or a list of terms
 --       names = { news = { spf = { "include:_spf.esp.example", "~all" } } },
 --       dkim = {                                     -- selector -> signing key
+--                                                    -- (outbound.dkim's selectors for
+--                                                    -- this zone are added)
 --         s2048 = "keys/s2048.pem",                  -- the public half is published
 --         ed = { key_file = "keys/ed.pem" },
 --         esp = { cname = "s1.dkim.esp.example" },   -- a selector the ESP holds
@@ -324,16 +326,28 @@ function M.zone(rules, zone, o)
       end
     end
   end
-  if spec.dkim ~= nil then
-    if type(spec.dkim) ~= "table" then errs[#errs + 1] = "dkim must map selectors to keys" else
-      local sels = {}
-      for sel in pairs(spec.dkim) do sels[#sels + 1] = tostring(sel) end
-      table.sort(sels)
-      for _, sel in ipairs(sels) do
-        local r = dkim(zone, sel, spec.dkim[sel], o, errs)
-        if r then add(r.name, r.data, r.type) end
+  -- The selectors this zone's mail is signed with (outbound.dkim) are
+  -- published with the ones listed here: one set of key files for both.
+  local keys = {}
+  if spec.dkim ~= nil and type(spec.dkim) ~= "table" then errs[#errs + 1] = "dkim must map selectors to keys" end
+  for sel, v in pairs(type(spec.dkim) == "table" and spec.dkim or {}) do keys[tostring(sel)] = v end
+  for _, s in ipairs((rules.outbound and rules.outbound.dkim and rules.outbound.dkim[zone]) or {}) do
+    if type(s) == "table" and (s.domain == nil or lower(s.domain) == zone) and type(s.selector) == "string" then
+      local mine = keys[s.selector]
+      local file = type(mine) == "table" and mine.key_file or mine
+      if mine == nil then
+        keys[s.selector] = { key_file = s.key_file }
+      elseif file ~= s.key_file then
+        errs[#errs + 1] = ("dkim: selector %s has one key in publish and another in outbound"):format(s.selector)
       end
     end
+  end
+  local sels = {}
+  for sel in pairs(keys) do sels[#sels + 1] = sel end
+  table.sort(sels)
+  for _, sel in ipairs(sels) do
+    local r = dkim(zone, sel, keys[sel], o, errs)
+    if r then add(r.name, r.data, r.type) end
   end
   if spec.dmarc ~= nil then
     local rec = dmarc(zone, "_dmarc." .. zone, spec.dmarc, errs, warns)
