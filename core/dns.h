@@ -84,6 +84,9 @@ void	*ma_answer_memo_set(struct ma_answer *, void *memo, void (*free_fn)(void *)
 
 /* A shared, static answer carrying only a status (no records). */
 struct ma_answer	*ma_answer_status(enum ma_dns_status);
+/* The answer for qtype in a DNS response message as received (dns_wire.c);
+ * a malformed message is MA_DNS_ERROR. */
+struct ma_answer	*ma_dns_wire_answer(const unsigned char *msg, size_t len, uint16_t qtype);
 
 /* Joins the strings of a TXT record into buf (no separator); returns the
  * full length, which may exceed len (then buf holds a prefix). */

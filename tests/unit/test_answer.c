@@ -3,6 +3,8 @@
 #include "dns.h"
 #include "ut.h"
 
+#include <string.h>
+
 static void
 t_builder_txt(void)
 {
@@ -279,6 +281,107 @@ t_name_normalize(void)
 	CHECK_STR(out, "abc");
 }
 
+/* A response to "x.org" type T with one answer record of rdata rd. */
+static size_t
+wire(unsigned char *buf, uint16_t type, const unsigned char *rd, uint16_t rdlen, uint16_t declared)
+{
+	static const unsigned char head[] = {
+		0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,		/* NOERROR, 1 question, 1 answer */
+		1, 'x', 3, 'o', 'r', 'g', 0,					/* x.org */
+	};
+	size_t n = 0;
+
+	memcpy(buf, head, sizeof(head));
+	n = sizeof(head);
+	buf[n++] = (unsigned char)(type >> 8);
+	buf[n++] = (unsigned char)type;
+	buf[n++] = 0;
+	buf[n++] = 1;						/* IN */
+	buf[n++] = 0xc0;
+	buf[n++] = 12;						/* the name: x.org */
+	buf[n++] = (unsigned char)(type >> 8);
+	buf[n++] = (unsigned char)type;
+	buf[n++] = 0;
+	buf[n++] = 1;
+	buf[n++] = 0;
+	buf[n++] = 0;
+	buf[n++] = 0x0e;
+	buf[n++] = 0x10;					/* TTL 3600 */
+	buf[n++] = (unsigned char)(declared >> 8);
+	buf[n++] = (unsigned char)declared;
+	memcpy(buf + n, rd, rdlen);
+	return n + rdlen;
+}
+
+static void
+t_wire(void)
+{
+	unsigned char buf[512];
+	struct ma_answer *a;
+
+	/* MX 10 x.org (compressed), and TXT of two strings. */
+	static const unsigned char mx[] = { 0, 10, 0xc0, 12 };
+	a = ma_dns_wire_answer(buf, wire(buf, MA_RR_MX, mx, 4, 4), MA_RR_MX);
+	REQUIRE(a->status == MA_DNS_OK && a->nrr == 1);
+	CHECK_INT(a->rr[0].u.mx.pref, 10);
+	CHECK_STR(a->rr[0].u.mx.host, "x.org");
+	CHECK_INT(a->ttl, 3600);
+	ma_answer_unref(a);
+	static const unsigned char txt[] = { 3, 'a', 'b', 'c', 0 };
+	a = ma_dns_wire_answer(buf, wire(buf, MA_RR_TXT, txt, 5, 5), MA_RR_TXT);
+	REQUIRE(a->status == MA_DNS_OK && a->nrr == 1 && a->rr[0].u.txt.nstr == 2);
+	CHECK_INT(a->rr[0].u.txt.total, 3);
+	ma_answer_unref(a);
+	/* Asked for A: the MX record is not an answer. */
+	a = ma_dns_wire_answer(buf, wire(buf, MA_RR_MX, mx, 4, 4), MA_RR_A);
+	CHECK_INT(a->status, MA_DNS_NODATA);
+	ma_answer_unref(a);
+
+	/* Malformed: an MX whose name runs past its rdata into what follows,
+	 * a PTR with bytes after its name, rdata longer than the message, a
+	 * TXT string longer than its rdata, an A of 5 octets, a short header. */
+	static const unsigned char mx_long[] = { 0, 10, 1, 'x' };	/* "x" with no end in the rdata */
+	static const unsigned char mx_tail[] = { 0, 10, 0, 0, 0 };	/* "." then a stray octet */
+	static const unsigned char ptr_tail[] = { 0xc0, 12, 7 };
+	static const unsigned char txt_over[] = { 9, 'a' };
+	static const unsigned char a5[] = { 192, 0, 2, 1, 9 };
+	struct { uint16_t type; const unsigned char *rd; uint16_t len, declared; } bad[] = {
+		{ MA_RR_MX, mx_long, 4, 4 },
+		{ MA_RR_MX, mx_tail, 5, 5 },
+		{ MA_RR_PTR, ptr_tail, 3, 3 },
+		{ MA_RR_MX, mx, 4, 40 },
+		{ MA_RR_TXT, txt_over, 2, 2 },
+		{ MA_RR_A, a5, 5, 5 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t n = wire(buf, bad[i].type, bad[i].rd, bad[i].len, bad[i].declared);
+		if (i == 0)
+			buf[n++] = 0;	/* the name would end here, outside the rdata */
+		a = ma_dns_wire_answer(buf, n, bad[i].type);
+		CHECK_INT(a->status, MA_DNS_ERROR);
+		CHECK_INT(a->nrr, 0);
+		ma_answer_unref(a);
+	}
+	a = ma_dns_wire_answer(buf, 11, MA_RR_A);
+	CHECK_INT(a->status, MA_DNS_ERROR);
+	ma_answer_unref(a);
+	/* rcodes, with the answer section empty: NXDOMAIN, SERVFAIL, REFUSED. */
+	size_t n = wire(buf, MA_RR_MX, mx, 4, 4);
+	buf[7] = 0;
+	buf[3] = 0x83;
+	a = ma_dns_wire_answer(buf, n, MA_RR_MX);
+	CHECK_INT(a->status, MA_DNS_NXDOMAIN);
+	ma_answer_unref(a);
+	buf[3] = 0x82;
+	a = ma_dns_wire_answer(buf, n, MA_RR_MX);
+	CHECK_INT(a->status, MA_DNS_SERVFAIL);
+	ma_answer_unref(a);
+	buf[3] = 0x85;
+	a = ma_dns_wire_answer(buf, n, MA_RR_MX);
+	CHECK_INT(a->status, MA_DNS_ERROR);
+	ma_answer_unref(a);
+}
+
 int
 main(void)
 {
@@ -291,5 +394,6 @@ main(void)
 	RUN(t_txt_join);
 	RUN(t_names_of_things);
 	RUN(t_name_normalize);
+	RUN(t_wire);
 	return UT_END();
 }
