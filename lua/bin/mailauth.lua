@@ -204,7 +204,9 @@ commands["dkim-sign"] = function(args)
   local signers = {}
   if o.rules then
     -- The keys the site's outbound rules give the sender's domain.
-    if o.key or o.selector or o.domain then usage_error("dkim-sign: --rules replaces --key, --selector and --domain") end
+    for _, k in ipairs{ "key", "selector", "domain", "algorithm", "headers", "canonicalization", "identity" } do
+      if o[k] then usage_error("dkim-sign: --rules takes the signing settings from the rules, not --" .. k) end
+    end
     if not o.sender then usage_error("dkim-sign: --rules needs --sender ADDR") end
     local rules = load_rules(o.rules)
     signers = require("mailauth.policy").signers(rules, o.sender, o.rules:match("^(.*)/[^/]*$") or ".")

@@ -15,19 +15,40 @@
 
 /* ---- option helpers ---- */
 
+/* The registry's anchor table: options table -> { field = value }, with
+ * weak keys, so that what a C function read from an options table outlives
+ * changes to that table (by a resolver callback, or an __index that makes
+ * values) for as long as the options table itself lives, without touching
+ * the caller's table. */
+static const char anchors_key = 'a';
+
 void
 lm_anchor(lua_State *L, int t, const char *k)
 {
 	t = lua_absindex(L, t);
-	lua_pushstring(L, k);
-	lua_rawget(L, t);
-	bool same = lua_rawequal(L, -1, -2);
-	lua_pop(L, 1);
-	if (!same) {
-		lua_pushstring(L, k);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &anchors_key);
+	lua_pushvalue(L, t);
+	if (lua_rawget(L, -2) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_createtable(L, 0, 8);
+		lua_pushvalue(L, t);
 		lua_pushvalue(L, -2);
-		lua_rawset(L, t);
+		lua_rawset(L, -4);
 	}
+	lua_pushvalue(L, -3);
+	lua_setfield(L, -2, k);
+	lua_pop(L, 2);
+}
+
+static void
+open_anchors(lua_State *L)
+{
+	lua_newtable(L);
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, "k");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &anchors_key);
 }
 
 int
@@ -68,6 +89,8 @@ lm_opt_number(lua_State *L, int t, const char *k, lua_Number def)
 		n = lua_tonumber(L, -1);
 		if (n < 0)
 			luaL_error(L, "option '%s' must not be negative", k);
+		if (n != n)
+			luaL_error(L, "option '%s' must be a number, not NaN", k);
 	}
 	lua_pop(L, 1);
 	return n;
@@ -80,6 +103,17 @@ lm_opt_uint(lua_State *L, int t, const char *k, lua_Number def, lua_Number scale
 
 	/* Clamped before the conversion: a float out of range is undefined. */
 	return n >= (lua_Number)max ? max : n > 0 ? (unsigned)n : 0;
+}
+
+int64_t
+lm_opt_time(lua_State *L, int t, const char *k, int64_t def)
+{
+	lua_Number n = lm_opt_number(L, t, k, (lua_Number)def);
+
+	/* Also false for NaN: a float out of range is undefined as int64_t. */
+	if (!(n < 0x1p53))
+		luaL_error(L, "option '%s' is out of range", k);
+	return (int64_t)n;
 }
 
 bool
@@ -210,6 +244,7 @@ static const luaL_Reg funcs[] = {
 int
 luaopen_mailauth_core(lua_State *L)
 {
+	open_anchors(L);
 	lm_open_resolver(L);
 	lm_open_message(L);
 	lm_open_psl(L);

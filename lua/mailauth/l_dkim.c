@@ -9,17 +9,6 @@
 
 #define MAX_SIGS 32
 
-/* A time option (seconds): an integer that fits int64_t with room to add. */
-static int64_t
-opt_time(lua_State *L, int t, const char *k, int64_t def)
-{
-	lua_Number n = lm_opt_number(L, t, k, (lua_Number)def);
-
-	if (!(n < 0x1p53))
-		luaL_error(L, "option '%s' is out of range", k);
-	return (int64_t)n;
-}
-
 /* c= as RFC 6376 3.5 reads it: "header/body", the body simple when absent. */
 static bool
 parse_canon(const char *c, bool *sh, bool *sb)
@@ -51,7 +40,7 @@ lm_dkim_opts(lua_State *L, int t, const struct lresolver *lr, struct ma_dkim_ver
 		.max_signatures = lm_opt_uint(L, t, "max_signatures", 10, 1, UINT_MAX),
 		.legacy = lm_opt_bool(L, t, "legacy", false),
 		.min_rsa_bits = lm_opt_uint(L, t, "min_rsa_bits", 0, 1, UINT_MAX),
-		.now = opt_time(L, t, "now", 0),
+		.now = lm_opt_time(L, t, "now", 0),
 		.clock_skew = lm_opt_uint(L, t, "clock_skew", 300, 1, UINT_MAX),
 		.strict_length = lm_opt_bool(L, t, "strict_length", false),
 		.keys = lr->keys,
@@ -167,8 +156,8 @@ lm_dkim_sign(lua_State *L)
 		lua_getfield(L, t, "timestamp");
 		bool no_t = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
 		lua_pop(L, 1);
-		sg[i].timestamp = no_t ? -1 : opt_time(L, t, "timestamp", 0);
-		sg[i].expire_after = opt_time(L, t, "expire_after", 0);
+		sg[i].timestamp = no_t ? -1 : lm_opt_time(L, t, "timestamp", 0);
+		sg[i].expire_after = lm_opt_time(L, t, "expire_after", 0);
 		alg[i] = lm_opt_string(L, t, "algorithm", NULL);
 		if (sg[i].domain == NULL || sg[i].selector == NULL) {
 			for (lua_Integer k = 0; k < i; k++)
@@ -183,27 +172,24 @@ lm_dkim_sign(lua_State *L)
 		/* Nothing here raises while keys are held: errors are collected
 		 * and raised after the keys are freed. */
 		struct ma_dkim_key *k = NULL;
-		lua_getfield(L, -1, "key");
-		lua_getfield(L, -2, "key_file");
-		bool has = lua_type(L, -2) == LUA_TSTRING || lua_type(L, -1) == LUA_TSTRING;
-		lua_pop(L, 2);
-		if (has) {
+		/* Each read once, and kept on the stack while it is used. */
+		lm_getfield(L, -1, "key");
+		lm_getfield(L, -2, "key_file");
+		if (lua_type(L, -2) == LUA_TSTRING || lua_type(L, -1) == LUA_TSTRING) {
 			char e[256];
 			size_t len;
-			lua_getfield(L, -1, "key");
-			if (lua_type(L, -1) == LUA_TSTRING) {
-				const char *pem = lua_tolstring(L, -1, &len);
+			if (lua_type(L, -2) == LUA_TSTRING) {
+				const char *pem = lua_tolstring(L, -2, &len);
 				k = ma_dkim_key_load_pem(pem, len, e, sizeof(e));
-			} else {
-				lua_getfield(L, -2, "key_file");
+			} else
 				k = ma_dkim_key_load_file(lua_tostring(L, -1), e, sizeof(e));
-				lua_pop(L, 1);
-			}
-			lua_pop(L, 1);
+			lua_pop(L, 2);
 			if (k == NULL)
 				ma_strlcpy(err, e, sizeof(err));
-		} else
+		} else {
+			lua_pop(L, 2);
 			ma_strlcpy(err, "a signer needs 'key' (PEM text) or 'key_file'", sizeof(err));
+		}
 		lua_pop(L, 1);
 		if (k == NULL) {
 			for (lua_Integer j = 0; j < i; j++)

@@ -1,6 +1,8 @@
 /* mailauth.core: message userdata. */
 #include "lmailauth.h"
 
+#include <limits.h>
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,8 +29,8 @@ limits(lua_State *L, int t)
 	struct ma_msg_limits l = { 0, 0 };
 
 	if (lua_istable(L, t)) {
-		l.max_headers = (size_t)lm_opt_number(L, t, "max_headers", 0);
-		l.max_header_bytes = (size_t)lm_opt_number(L, t, "max_header_bytes", 0);
+		l.max_headers = lm_opt_uint(L, t, "max_headers", 0, 1, UINT_MAX);
+		l.max_header_bytes = lm_opt_uint(L, t, "max_header_bytes", 0, 1, UINT_MAX);
 	}
 	return l;
 }

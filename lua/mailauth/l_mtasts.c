@@ -125,7 +125,7 @@ lm_sts_discover(lua_State *L)
 	memset(&o, 0, sizeof(o));
 	o.cache_dir = lm_opt_string(L, 1, "cache_dir", NULL);
 	fetch_opts(L, 1, &o.fetch);
-	o.now = (int64_t)lm_opt_number(L, 1, "now", 0);
+	o.now = lm_opt_time(L, 1, "now", 0);
 	o.force = lm_opt_bool(L, 1, "force", false);
 	b = lm_budget_arg(L, 1, &budget);
 
@@ -264,8 +264,8 @@ lm_sts_refresh(lua_State *L)
 	if (o.cache_dir == NULL)
 		return luaL_error(L, "option 'cache_dir' is required");
 	fetch_opts(L, 1, &o.fetch);
-	o.now = (int64_t)lm_opt_number(L, 1, "now", 0);
-	int64_t margin = (int64_t)lm_opt_number(L, 1, "margin", 86400);
+	o.now = lm_opt_time(L, 1, "now", 0);
+	int64_t margin = lm_opt_time(L, 1, "margin", 86400);
 	lua_newtable(L);
 	struct refresh_ctx c = { L, lua_gettop(L), 0 };
 	lr->L = L;

@@ -49,7 +49,7 @@ lm_spf(lua_State *L)
 		req.helo_identity = true;
 	else if (strcmp(ident, "mailfrom") != 0)
 		return luaL_error(L, "option 'identity' must be \"mailfrom\" or \"helo\"");
-	req.now = (int64_t)lm_opt_number(L, 1, "now", 0);
+	req.now = lm_opt_time(L, 1, "now", 0);
 	req.max_terms = lm_opt_uint(L, 1, "max_lookups", 0, 1, UINT_MAX);
 	req.max_void = lm_opt_uint(L, 1, "max_void_lookups", 0, 1, UINT_MAX);
 	b = lm_budget_arg(L, 1, &budget);

@@ -155,8 +155,8 @@ lm_tlsrpt_filename(lua_State *L)
 	const char *dom = lm_opt_string(L, 1, "policy_domain", NULL);
 	if (sender == NULL || dom == NULL)
 		return luaL_error(L, "options 'sender' and 'policy_domain' are required");
-	ma_tlsrpt_filename(buf, sizeof(buf), sender, dom, (int64_t)lm_opt_number(L, 1, "start", 0),
-	    (int64_t)lm_opt_number(L, 1, "end", 0), lm_opt_string(L, 1, "unique_id", NULL),
+	ma_tlsrpt_filename(buf, sizeof(buf), sender, dom, lm_opt_time(L, 1, "start", 0),
+	    lm_opt_time(L, 1, "end", 0), lm_opt_string(L, 1, "unique_id", NULL),
 	    lm_opt_bool(L, 1, "gzip", true));
 	lua_pushstring(L, buf);
 	return 1;
@@ -220,7 +220,7 @@ l_agg_add(lua_State *L)
 	s.receiving_ip = lm_opt_string(L, 2, "receiving_ip", NULL);
 	s.additional_information = lm_opt_string(L, 2, "additional_information", NULL);
 	s.failure_reason_code = lm_opt_string(L, 2, "failure_reason_code", NULL);
-	s.count = (uint64_t)lm_opt_number(L, 2, "count", 1);
+	s.count = (uint64_t)lm_opt_time(L, 2, "count", 1);	/* a count below 2^53 */
 	if (ma_tlsrpt_agg_add(a, &s, err, sizeof(err)) < 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);
@@ -262,8 +262,8 @@ l_agg_report(lua_State *L)
 	m.organization_name = lm_opt_string(L, 2, "organization_name", "");
 	m.contact_info = lm_opt_string(L, 2, "contact_info", "");
 	m.report_id = lm_opt_string(L, 2, "report_id", "");
-	m.start = (int64_t)lm_opt_number(L, 2, "start", 0);
-	m.end = (int64_t)lm_opt_number(L, 2, "end", 0);
+	m.start = lm_opt_time(L, 2, "start", 0);
+	m.end = lm_opt_time(L, 2, "end", 0);
 	char *j = ma_tlsrpt_agg_report(a, dom, &m);
 	if (j == NULL)
 		return luaL_error(L, "out of memory");

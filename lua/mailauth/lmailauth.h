@@ -29,15 +29,18 @@ struct lresolver {
 
 /* Options read from a table argument; raise on a wrong type.  A string
  * option is returned as a pointer after its value is popped: lm_getfield
- * keeps strings, tables and userdata that an __index metamethod made alive by
- * storing them in the options table (rawset), so that the pointer stays
- * good until the call returns. */
+ * keeps the strings, tables and userdata it reads alive in the registry
+ * (keyed by the options table, weakly), so that the pointer stays good
+ * while the call runs, whatever a resolver callback or an __index
+ * metamethod does to the options table meanwhile. */
 void		 lm_anchor(lua_State *, int t, const char *k);
 int		 lm_getfield(lua_State *, int t, const char *k);
 const char	*lm_opt_string(lua_State *, int t, const char *k, const char *def);
 lua_Number	 lm_opt_number(lua_State *, int t, const char *k, lua_Number def);
 /* A count or duration: the number times scale, clamped to [0, max]. */
 unsigned	 lm_opt_uint(lua_State *, int t, const char *k, lua_Number def, lua_Number scale, unsigned max);
+/* A time in seconds: non-negative, below 2^53. */
+int64_t		 lm_opt_time(lua_State *, int t, const char *k, int64_t def);
 bool		 lm_opt_bool(lua_State *, int t, const char *k, bool def);
 /* Fields of the result table on the stack top. */
 void		 lm_set_str(lua_State *, const char *k, const char *v);

@@ -230,12 +230,15 @@ end
 -- empty, and the domain that matched.
 function M.signers(rules, sender, base_dir)
   local map = rules and rules.outbound and rules.outbound.dkim
-  local domain = lower((sender or ""):match("@([^@]*)$") or sender or "")
-  local best, bestlen
+  sender = (sender or ""):gsub("^%s*<(.*)>%s*$", "%1")
+  local domain = lower(sender:match("@([^@]*)$") or sender)
+  local best, bestd
   for k in pairs(map or {}) do
-    local d = lower(k)
-    if (domain == d or domain:sub(-#d - 1) == "." .. d) and (not bestlen or #d > bestlen) then
-      best, bestlen = k, #d
+    local d = type(k) == "string" and lower(k) or nil
+    -- the longest match; between spellings of one name, the first in order
+    if d and d ~= "" and (domain == d or domain:sub(-#d - 1) == "." .. d) and
+        (not bestd or #d > #bestd or (#d == #bestd and k < best)) then
+      best, bestd = k, d
     end
   end
   if not best then return {}, nil end

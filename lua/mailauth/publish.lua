@@ -38,7 +38,9 @@ local core = require "mailauth.core"
 local M = {}
 
 local function valid_name(n)
-  if type(n) ~= "string" or n == "" or #n > 253 then return false end
+  if type(n) ~= "string" then return false end
+  n = n:gsub("%.$", "")
+  if n == "" or #n > 253 then return false end
   for label in (n .. "."):gmatch("([^.]*)%.") do
     if #label == 0 or #label > 63 or not label:match("^[%w_][%w_-]*$") or label:sub(-1) == "-" then
       return false
@@ -49,33 +51,50 @@ end
 
 local function lower(s) return (s:lower():gsub("%.$", "")) end
 
+-- A host name (RFC 952/1123 letters, digits, hyphens: no underscore).
+local function valid_host(n)
+  return valid_name(n) and not n:find("_", 1, true)
+end
+
 -- An external reporting destination's host, from a mailto: URI.
 local function uri_host(uri)
   return uri:match("^[mM][aA][iI][lL][tT][oO]:[^@]+@([^?!]+)")
 end
 
-local function uri_list(v, what, errs)
+-- A list of report URIs (RFC 3986: printable ASCII; no ',' ';' '!' that the
+-- record syntax uses), each of one of the schemes given.
+local function uri_list(v, what, schemes, errs)
   if type(v) == "string" then v = { v } end
   if type(v) ~= "table" or #v == 0 then
     errs[#errs + 1] = what .. ": a list of URIs expected"
     return nil
   end
   for _, u in ipairs(v) do
-    if type(u) ~= "string" or not u:match("^%a[%w+.-]*:%S+$") or u:find("[,;!]") then
-      errs[#errs + 1] = what .. ": bad URI '" .. tostring(u) .. "' (mailto: or https:, no ',' ';' '!')"
+    local scheme = type(u) == "string" and u:match("^(%a[%w+.-]*):[!-~]+$")
+    if not scheme or u:find("[,;!]") or not schemes[scheme:lower()] then
+      local names = {}
+      for s in pairs(schemes) do names[#names + 1] = s .. ":" end
+      table.sort(names)
+      errs[#errs + 1] = ("%s: bad URI '%s' (%s URIs of printable characters, no ',' ';' '!')")
+        :format(what, tostring(u), table.concat(names, " or "))
       return nil
     end
   end
   return v
 end
 
+local MAILTO = { mailto = true }                    -- DMARC reports go by mail (RFC 9990, 9991)
+local MAILTO_HTTPS = { mailto = true, https = true } -- TLS-RPT (RFC 8460 3)
+
 -- ---- SPF ----
 
--- The callback resolver that answers `name` TXT with the record about to be
--- published and passes every other question to `base`.
-local function overlay(mailauth, base, name, record)
+-- The callback resolver that answers TXT at the names in `records` (every
+-- SPF record the zone is about to publish, so that includes between them
+-- are followed as they will be) and passes every other question to `base`.
+local function overlay(mailauth, base, records)
   return mailauth.resolver{ cache = false, callback = function(q, qtype)
-    if lower(q) == name and qtype == "TXT" then return { record } end
+    local mine = records[lower(q)]
+    if mine and qtype == "TXT" then return { mine } end
     if not base then return "nxdomain" end
     local a = base:query(q, qtype)
     if a.status ~= "ok" then return a.status end
@@ -89,7 +108,9 @@ end
 
 local SPF_DNS_TERM = { include = true, a = true, mx = true, ptr = true, exists = true, redirect = true }
 
-local function spf(mailauth, zone, name, v, o, errs, warns)
+-- The record text of an spf rule (a record, or a list of terms), checked
+-- alone; nil after adding the reason to errs.
+local function spf_text(name, v, errs, warns)
   if type(v) == "table" then
     local terms = { "v=spf1" }
     for _, t in ipairs(v) do terms[#terms + 1] = t end
@@ -104,8 +125,10 @@ local function spf(mailauth, zone, name, v, o, errs, warns)
     errs[#errs + 1] = name .. ": SPF record refused: " .. why
     return nil
   end
-  if not v:lower():match("%s[+?~-]?all%s*$") and not v:lower():match("%sredirect=") then
-    warns[#warns + 1] = name .. ": SPF record has no 'all' or redirect= at the end"
+  local lv = " " .. v:lower() .. " "
+  local has_all = lv:match("%s[+?~-]?all%s") ~= nil
+  if not has_all and not lv:match("%sredirect=") then
+    warns[#warns + 1] = name .. ": SPF record has neither 'all' nor redirect="
   end
   if #v > 450 then
     warns[#warns + 1] = name .. ": SPF record of " .. #v .. " bytes: answers may not fit 512-byte UDP (RFC 7208 3.4)"
@@ -113,12 +136,19 @@ local function spf(mailauth, zone, name, v, o, errs, warns)
   local direct = 0
   for term in v:gmatch("%S+") do
     local m = term:lower():match("^[+?~-]?([%a]+)")
-    if m and SPF_DNS_TERM[m] then direct = direct + 1 end
+    -- redirect= is ignored when the record has an all (RFC 7208 6.1)
+    if m and SPF_DNS_TERM[m] and not (m == "redirect" and has_all) then direct = direct + 1 end
   end
   if direct > 10 then
     errs[#errs + 1] = ("%s: SPF record has %d DNS-querying terms (RFC 7208 4.6.4 allows 10)"):format(name, direct)
     return nil
   end
+  return v
+end
+
+-- Follows an SPF record through its includes and redirect (with o.resolver,
+-- and the zone's other records as they will be).
+local function spf_walk(mailauth, name, v, records, o, errs, warns)
   if o.resolver == nil then
     warns[#warns + 1] = name .. ": SPF includes not followed (no resolver given)"
     return v
@@ -128,7 +158,7 @@ local function spf(mailauth, zone, name, v, o, errs, warns)
   -- lookups depend on the client's address family (a and mx ask for A or
   -- AAAA) and on where the walk stops for a listed sender: counted without
   -- their limit and reported, not refused.
-  local r = overlay(mailauth, o.resolver, name, v)
+  local r = overlay(mailauth, o.resolver, records)
   for _, ip in ipairs{ "240.0.0.1", "100::1" } do
     local res = mailauth.spf{ ip = ip, helo = name, mail_from = "postmaster@" .. name, resolver = r,
       max_void_lookups = 1000 }
@@ -195,7 +225,10 @@ end
 
 local POLICY = { none = true, quarantine = true, reject = true }
 
+-- name is the record's owner (_dmarc.<domain>): receivers authorize external
+-- report destinations for <domain> (RFC 9989 3.1.2).
 local function dmarc(zone, name, v, errs, warns)
+  local domain = name:gsub("^_dmarc%.", "")
   if type(v) ~= "table" then
     errs[#errs + 1] = name .. ": dmarc must be a table"
     return nil
@@ -216,15 +249,18 @@ local function dmarc(zone, name, v, errs, warns)
   if v.fo ~= nil and not fo_ok then
     errs[#errs + 1] = name .. ": fo must be 0, 1, d, s or a ':' list of them"
   end
-  local rua = v.rua and uri_list(v.rua, name .. ": rua", errs)
-  local ruf = v.ruf and uri_list(v.ruf, name .. ": ruf", errs)
+  if v.t ~= nil and v.t ~= true and v.t ~= false and v.t ~= "y" and v.t ~= "n" then
+    errs[#errs + 1] = name .. ": t must be true, false, \"y\" or \"n\""
+  end
+  local rua = v.rua and uri_list(v.rua, name .. ": rua", MAILTO, errs)
+  local ruf = v.ruf and uri_list(v.ruf, name .. ": ruf", MAILTO, errs)
   if #errs > n0 then return nil end
   local parts = { "v=DMARC1", "p=" .. v.p }
   if v.sp then parts[#parts + 1] = "sp=" .. v.sp end
   if v.np then parts[#parts + 1] = "np=" .. v.np end
   if v.adkim then parts[#parts + 1] = "adkim=" .. v.adkim end
   if v.aspf then parts[#parts + 1] = "aspf=" .. v.aspf end
-  if v.t then parts[#parts + 1] = "t=y" end
+  if v.t == true or v.t == "y" then parts[#parts + 1] = "t=y" end
   if v.psd then parts[#parts + 1] = "psd=" .. v.psd end
   if rua then parts[#parts + 1] = "rua=" .. table.concat(rua, ",") end
   if ruf then parts[#parts + 1] = "ruf=" .. table.concat(ruf, ",") end
@@ -236,11 +272,13 @@ local function dmarc(zone, name, v, errs, warns)
     errs[#errs + 1] = name .. ": the DMARC record does not read back as written: " .. rec
     return nil
   end
-  for _, u in ipairs(rua or {}) do
-    local host = uri_host(u)
-    if host and lower(host) ~= zone and not lower(host):match("%." .. zone:gsub("%p", "%%%0") .. "$") then
-      warns[#warns + 1] = ("%s: reports to %s need %s._report._dmarc.%s TXT \"v=DMARC1\" (RFC 9989 3.1.2)")
-        :format(name, host, zone, lower(host))
+  for _, list in ipairs{ rua or {}, ruf or {} } do
+    for _, u in ipairs(list) do
+      local host = uri_host(u)
+      if host and lower(host) ~= zone and not lower(host):match("%." .. zone:gsub("%p", "%%%0") .. "$") then
+        warns[#warns + 1] = ("%s: reports to %s need %s._report._dmarc.%s TXT \"v=DMARC1\" (RFC 9989 3.1.2)")
+          :format(name, host, domain, lower(host))
+      end
     end
   end
   return rec
@@ -267,7 +305,7 @@ local function mta_sts(zone, v, errs)
   local lines = { "version: STSv1", "mode: " .. mode }
   for _, p in ipairs(mx) do
     local host = type(p) == "string" and p:gsub("^%*%.", "") or nil
-    if not host or not valid_name(host) then
+    if not host or not valid_host(host) then
       errs[#errs + 1] = "mta_sts.mx: bad host pattern '" .. tostring(p) .. "'"
       return nil
     end
@@ -307,32 +345,44 @@ function M.zone(rules, zone, o)
     recs[#recs + 1] = { name = name, type = rtype or "TXT", ttl = ttl, data = data }
   end
 
-  if spec.spf ~= nil then
-    local rec = spf(mailauth, zone, zone, spec.spf, o, errs, warns)
-    if rec then add(zone, rec) end
+  -- SPF: every record of the zone first (includes between them are
+  -- followed to the new text), then each walked.
+  local spfs, spf_order = {}, {}
+  local function spf_rule(n, v)
+    local rec = spf_text(n, v, errs, warns)
+    if rec then spfs[n] = rec; spf_order[#spf_order + 1] = n end
   end
-  if spec.names ~= nil then
-    local names = {}
-    for sub in pairs(type(spec.names) == "table" and spec.names or {}) do names[#names + 1] = tostring(sub) end
-    table.sort(names)
-    for _, sub in ipairs(names) do
-      local v = spec.names[sub]
-      if not valid_name(sub) or type(v) ~= "table" then
-        errs[#errs + 1] = "names: bad entry '" .. sub .. "'"
-      elseif v.spf ~= nil then
-        local n = lower(sub) .. "." .. zone
-        local rec = spf(mailauth, zone, n, v.spf, o, errs, warns)
-        if rec then add(n, rec) end
-      end
+  if spec.spf ~= nil then spf_rule(zone, spec.spf) end
+  if spec.names ~= nil and type(spec.names) ~= "table" then errs[#errs + 1] = "names must map names to rules" end
+  local names = {}
+  for sub in pairs(type(spec.names) == "table" and spec.names or {}) do names[#names + 1] = tostring(sub) end
+  table.sort(names)
+  for _, sub in ipairs(names) do
+    local v = spec.names[sub]
+    if not valid_name(sub) or type(v) ~= "table" then
+      errs[#errs + 1] = "names: bad entry '" .. sub .. "'"
+    elseif v.spf ~= nil then
+      spf_rule(lower(sub) .. "." .. zone, v.spf)
     end
+  end
+  for _, n in ipairs(spf_order) do
+    if spf_walk(mailauth, n, spfs[n], spfs, o, errs, warns) then add(n, spfs[n]) end
   end
   -- The selectors this zone's mail is signed with (outbound.dkim) are
   -- published with the ones listed here: one set of key files for both.
   local keys = {}
   if spec.dkim ~= nil and type(spec.dkim) ~= "table" then errs[#errs + 1] = "dkim must map selectors to keys" end
   for sel, v in pairs(type(spec.dkim) == "table" and spec.dkim or {}) do keys[tostring(sel)] = v end
-  for _, s in ipairs((rules.outbound and rules.outbound.dkim and rules.outbound.dkim[zone]) or {}) do
-    if type(s) == "table" and (s.domain == nil or lower(s.domain) == zone) and type(s.selector) == "string" then
+  local signing = {}
+  for d, list in pairs((rules.outbound and rules.outbound.dkim) or {}) do
+    for _, s in ipairs(type(d) == "string" and type(list) == "table" and list or {}) do
+      if type(s) == "table" and lower(type(s.domain) == "string" and s.domain or d) == zone then
+        signing[#signing + 1] = s
+      end
+    end
+  end
+  for _, s in ipairs(signing) do
+    if type(s.selector) == "string" then
       local mine = keys[s.selector]
       local file = type(mine) == "table" and mine.key_file or mine
       if mine == nil then
@@ -353,6 +403,10 @@ function M.zone(rules, zone, o)
     local rec = dmarc(zone, "_dmarc." .. zone, spec.dmarc, errs, warns)
     if rec then add("_dmarc." .. zone, rec) end
     local subs = type(spec.dmarc) == "table" and spec.dmarc.subdomains or {}
+    if type(subs) ~= "table" then
+      errs[#errs + 1] = "dmarc.subdomains must map names to DMARC rules"
+      subs = {}
+    end
     local names = {}
     for sub in pairs(subs) do names[#names + 1] = tostring(sub) end
     table.sort(names)
@@ -366,8 +420,13 @@ function M.zone(rules, zone, o)
       end
     end
   end
-  for _, d in ipairs(spec.report_for or {}) do
-    if not valid_name(d) then errs[#errs + 1] = "report_for: bad domain '" .. tostring(d) .. "'"
+  -- Domains whose DMARC reports may come here; "*" for any (RFC 9989 3.1.2).
+  if spec.report_for ~= nil and type(spec.report_for) ~= "table" then
+    errs[#errs + 1] = "report_for must list domains"
+  end
+  for _, d in ipairs(type(spec.report_for) == "table" and spec.report_for or {}) do
+    if d == "*" then add("*._report._dmarc." .. zone, "v=DMARC1")
+    elseif not valid_name(d) then errs[#errs + 1] = "report_for: bad domain '" .. tostring(d) .. "'"
     else add(lower(d) .. "._report._dmarc." .. zone, "v=DMARC1") end
   end
   local sts
@@ -376,7 +435,7 @@ function M.zone(rules, zone, o)
     if sts then add("_mta-sts." .. zone, sts.record) end
   end
   if spec.tlsrpt ~= nil then
-    local rua = type(spec.tlsrpt) == "table" and uri_list(spec.tlsrpt.rua, "tlsrpt.rua", errs)
+    local rua = type(spec.tlsrpt) == "table" and uri_list(spec.tlsrpt.rua, "tlsrpt.rua", MAILTO_HTTPS, errs)
     if rua then
       local rec = "v=TLSRPTv1; rua=" .. table.concat(rua, ",")
       local ok, why = core.tlsrpt_record_parse(rec)
@@ -396,11 +455,15 @@ function M.zones(rules)
   return out
 end
 
--- TXT data as zone-file character-strings (at most 255 octets each, quoted).
+-- TXT data as zone-file character-strings (at most 255 octets each,
+-- quoted; '"' and '\\' escaped, other bytes outside printable ASCII as
+-- \DDD: RFC 1035 5.1).
 function M.txt_strings(data)
   local out = {}
   for i = 1, math.max(#data, 1), 255 do
-    out[#out + 1] = '"' .. data:sub(i, i + 254):gsub('[\\"]', "\\%0") .. '"'
+    local s = data:sub(i, i + 254):gsub('[\\"]', "\\%0")
+      :gsub("[^ -~]", function(c) return ("\\%03d"):format(c:byte()) end)
+    out[#out + 1] = '"' .. s .. '"'
   end
   return table.concat(out, " ")
 end

@@ -191,6 +191,34 @@ describe("mailauth.check", function()
     assert.equal("pass", r.dmarc.result)
   end)
 
+  it("keeps option values alive when a resolver callback clears them, and leaves the options table alone", function()
+    local opts
+    local asked = {}
+    local r = mailauth.resolver{ cache = false, callback = function(q, t)
+      asked[#asked + 1] = q
+      if opts.mail_from then
+        opts.mail_from = nil
+        collectgarbage()
+        local junk = {}
+        for i = 1, 1e4 do junk[i] = ("Z"):rep(40) .. i end
+      end
+      if t == "TXT" and q == "a.example" then return { "v=spf1 include:%{l}.x.example -all" } end
+      return "nxdomain"
+    end }
+    local local_part = ("userpart"):rep(5)
+    opts = { ip = "192.0.2.1", mail_from = local_part .. "@a.example", resolver = r }
+    local res = mailauth.spf(opts)
+    assert.equal(local_part .. ".x.example", asked[2])
+    assert.equal("permerror", res.result)
+    -- defaults given through __index stay defaults
+    local defaults = { helo = "one.example" }
+    local o = setmetatable({ ip = "192.0.2.1", resolver = mailauth.resolver{ fixture = {} } }, { __index = defaults })
+    assert.equal("postmaster@one.example", mailauth.spf(o).sender)
+    defaults.helo = "two.example"
+    assert.equal("postmaster@two.example", mailauth.spf(o).sender)
+    assert.is_nil(rawget(o, "helo"))
+  end)
+
   it("turns an exhausted budget into temporary errors, not passes", function()
     local r = check("signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org", nil,
       { budget = mailauth.budget{ queries = 1 } })

@@ -141,7 +141,7 @@ describe("mailauth.publish", function()
       "rua=mailto:dmarc@reports.example.net; ruf=mailto:forensic@test.example; fo=0:d", by["_dmarc.test.example"].data)
     assert.equal("v=DMARC1", by["partner.example._report._dmarc.test.example"].data)
     local w = table.concat(z.warnings, "\n")
-    assert.matches("no 'all'", w)
+    assert.matches("neither 'all' nor redirect=", w)
     assert.matches("test%.example%._report%._dmarc%.reports%.example%.net", w)
     -- what a receiver reads back
     local t = mailauth.dmarc{ from_domain = "x.test.example", resolver = mailauth.resolver{ fixture = {
@@ -149,11 +149,62 @@ describe("mailauth.publish", function()
     assert.equal("reject", t.policy)
   end)
 
+  it("follows the points the review found", function()
+    -- t = "n" is not test mode; t must be a boolean or y/n
+    local by = {}
+    for _, r in ipairs(assert(zone_of({ dmarc = { p = "reject", t = "n" } })).records) do by[r.name] = r.data end
+    assert.equal("v=DMARC1; p=reject", by["_dmarc.test.example"])
+    assert.matches("t must be", table.concat(select(2, zone_of({ dmarc = { p = "reject", t = "yes" } })), "\n"))
+    -- control characters and non-mail schemes in DMARC report URIs are refused; TLS-RPT takes https
+    assert.matches("bad URI", select(2, zone_of({ dmarc = { p = "none", rua = { "mailto:a@test.example\1x" } } }))[1])
+    assert.matches("bad URI", select(2, zone_of({ dmarc = { p = "none", rua = { "https://r.test.example/" } } }))[1])
+    local t = assert(zone_of({ tlsrpt = { rua = { "https://r.test.example/tlsrpt", "mailto:t@test.example" } } }))
+    assert.equal("v=TLSRPTv1; rua=https://r.test.example/tlsrpt,mailto:t@test.example", t.records[1].data)
+    assert.matches("bad URI", select(2, zone_of({ tlsrpt = { rua = { "ftp://r.test.example/" } } }))[1])
+    -- an include of an SPF record the same zone publishes is followed to the new text
+    local empty = mailauth.resolver{ fixture = {} }
+    local z = assert(zone_of({ spf = "v=spf1 include:_spf.test.example -all",
+      names = { _spf = { spf = "v=spf1 ip4:192.0.2.0/24 -all" } } }, { resolver = empty }))
+    assert.equal(2, #z.records)
+    local _, errs = zone_of({ spf = "v=spf1 include:_spf.test.example -all" }, { resolver = empty })
+    assert.matches("_spf%.test%.example", errs[1])
+    -- a subdomain's external reports need the subdomain's authorization record
+    local s = assert(zone_of({ dmarc = { p = "none", subdomains = { news = { p = "none",
+      rua = { "mailto:d@third.example" } } } } }))
+    assert.matches("news%.test%.example%._report%._dmarc%.third%.example", table.concat(s.warnings, "\n"))
+    -- trailing dots, the wildcard authorization
+    local c = assert(zone_of({ dkim = { esp = { cname = "s1.dkim.esp.example." } },
+      mta_sts = { mx = { "MX1.Test.Example." } }, report_for = { "*" } }))
+    local got = {}
+    for _, r in ipairs(c.records) do got[r.name] = r.data end
+    assert.equal("s1.dkim.esp.example", got["esp._domainkey.test.example"])
+    assert.equal("v=DMARC1", got["*._report._dmarc.test.example"])
+    assert.matches("mx: mx1%.test%.example\r\n", c.mta_sts.policy)
+    assert.matches("bad host pattern", select(2, zone_of({ mta_sts = { mx = { "_mx.test.example" } } }))[1])
+    -- non-table parts are refused, not raised
+    assert.matches("report_for", select(2, zone_of({ report_for = "x.example" }))[1])
+    assert.matches("subdomains", select(2, zone_of({ dmarc = { p = "none", subdomains = "news" } }))[1])
+    -- "-all exp=" has its all; redirect= beside an all is not counted
+    local e = assert(zone_of({ spf = "v=spf1 " .. ("a:h.test.example "):rep(10) .. "-all exp=why.test.example redirect=x.example" }))
+    assert.not_matches("neither", table.concat(e.warnings, "\n"))
+  end)
+
+  it("publishes a key that outbound signs another zone's mail with, in that zone", function()
+    local rules = { outbound = { dkim = { ["example.org"] = {
+      { selector = "demoed", key_file = "../examples/keys/demoed.example.org.pem", domain = "Test.Example" } } } },
+      publish = { ["test.example"] = { spf = "v=spf1 -all" }, ["example.org"] = { spf = "v=spf1 -all" } } }
+    local t = assert(policy.publish(rules, "test.example", { base_dir = "rules" }))
+    assert.equal("demoed._domainkey.test.example", t.records[2].name)
+    local e = assert(policy.publish(rules, "example.org", { base_dir = "rules" }))
+    assert.equal(1, #e.records)
+  end)
+
   it("writes TXT data as quoted character-strings of at most 255 octets", function()
     assert.equal('"a\\"b\\\\c"', publish.txt_strings('a"b\\c'))
     local s = publish.txt_strings(("x"):rep(300))
     assert.equal('"' .. ("x"):rep(255) .. '" "' .. ("x"):rep(45) .. '"', s)
     assert.equal('""', publish.txt_strings(""))
+    assert.equal('"a\\001b\\255"', publish.txt_strings("a\1b\255"))
   end)
 end)
 
@@ -206,6 +257,7 @@ describe("outbound DKIM signers (rules/outbound.lua)", function()
     assert.same({ "list", "lists.example.net" }, { l[1].selector, l[1].domain })
     assert.same({}, (policy.signers(rules, "bob@notexample.org", "rules")))
     assert.same({}, (policy.signers(rules, "bob@example.net", "rules")))
+    assert.equal("demo2048", policy.signers(rules, "<alice@example.org>", "rules")[1].selector)
     assert.has_error(function()
       policy.signers({ outbound = { dkim = { ["x.example"] = { { selector = "s" } } } } }, "a@x.example")
     end)
@@ -253,6 +305,9 @@ describe("outbound DKIM signers (rules/outbound.lua)", function()
     local _, rc3, err = run("dkim-sign --rules rules/outbound.lua --sender bob@nowhere.example < " .. msg)
     assert.equal(2, rc3)
     assert.matches("no signing key for bob@nowhere%.example", err)
+    local _, rc4, err4 = run("dkim-sign --rules rules/outbound.lua --sender alice@example.org --headers from < " .. msg)
+    assert.equal(2, rc4)
+    assert.matches("not %-%-headers", err4)
     os.remove(msg)
     os.remove(signed)
   end)
