@@ -152,22 +152,25 @@ lm_mark_array(lua_State *L)
  * message: its counters and deadline carry over), or a table
  * {queries =, timeout =} for this call alone, or none. */
 struct ma_budget *
-lm_budget_arg(lua_State *L, int t, struct ma_budget *b)
+lm_budget_arg(lua_State *L, int t, struct ma_budget *b, unsigned def_queries, unsigned def_seconds)
 {
 	struct ma_budget *shared;
 
 	lm_getfield(L, t, "budget");
-	if (lua_isnil(L, -1)) {
+	if (lua_isnil(L, -1) && def_queries == 0 && def_seconds == 0) {
 		lua_pop(L, 1);
 		return NULL;
 	}
 	if ((shared = luaL_testudata(L, -1, BUDGET_MT)) != NULL) {
-		lua_pop(L, 1);	/* the options table keeps it alive */
+		lua_pop(L, 1);	/* anchored (lm_getfield) */
 		return shared;
 	}
-	luaL_checktype(L, -1, LUA_TTABLE);
-	unsigned q = lm_opt_uint(L, lua_gettop(L), "queries", 0, 1, UINT_MAX);
-	unsigned ms = lm_opt_uint(L, lua_gettop(L), "timeout", 0, 1000, UINT_MAX);
+	unsigned q = def_queries, ms = def_seconds * 1000;
+	if (!lua_isnil(L, -1)) {
+		luaL_checktype(L, -1, LUA_TTABLE);
+		q = lm_opt_uint(L, lua_gettop(L), "queries", def_queries, 1, UINT_MAX);
+		ms = lm_opt_uint(L, lua_gettop(L), "timeout", def_seconds, 1000, UINT_MAX);
+	}
 	lua_pop(L, 1);
 	ma_budget_init(b, q, ms);
 	return b;

@@ -4,7 +4,6 @@
 #include "check.h"
 #include "lmailauth.h"
 
-#include <limits.h>
 #include <string.h>
 
 /* prefetch{ resolver =, message =, spf_domain =, budget = } -> queries sent */
@@ -16,7 +15,7 @@ lm_prefetch(lua_State *L)
 	luaL_checktype(L, 1, LUA_TTABLE);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 	const char *spf = lm_opt_string(L, 1, "spf_domain", NULL);
-	b = lm_budget_arg(L, 1, &budget);
+	b = lm_budget_arg(L, 1, &budget, 0, 0);
 	lua_getfield(L, 1, "message");
 	const struct ma_msg *m = lua_isnil(L, -1) ? NULL : lm_check_message(L, -1);
 	lr->L = L;
@@ -24,30 +23,6 @@ lm_prefetch(lua_State *L)
 	lr->L = NULL;
 	lua_pushinteger(L, (lua_Integer)n);
 	return 1;
-}
-
-/* The budget option: a mailauth.budget shared with other checks, or limits
- * { queries =, timeout = } for this message alone (200 queries, 20 s by
- * default, as for an MTA's DATA phase). */
-static struct ma_budget *
-budget(lua_State *L, int t, struct ma_budget *own)
-{
-	struct ma_budget *shared;
-
-	lm_getfield(L, t, "budget");
-	if ((shared = luaL_testudata(L, -1, BUDGET_MT)) != NULL) {
-		lua_pop(L, 1);	/* the options table keeps it alive */
-		return shared;
-	}
-	unsigned q = 200, ms = 20000;
-	if (!lua_isnil(L, -1)) {
-		luaL_checktype(L, -1, LUA_TTABLE);
-		q = lm_opt_uint(L, lua_gettop(L), "queries", 200, 1, UINT_MAX);
-		ms = lm_opt_uint(L, lua_gettop(L), "timeout", 20, 1000, UINT_MAX);
-	}
-	lua_pop(L, 1);
-	ma_budget_init(own, q, ms);
-	return own;
 }
 
 /* Copies option k into the result table on the stack top. */
@@ -95,7 +70,8 @@ lm_check(lua_State *L)
 	bool fixed = !lua_isnil(L, -1);
 	lua_pop(L, 1);
 	q.sample = fixed ? lm_opt_uint(L, 1, "sample", 0, 1, 99) : q.rfc7489 ? ma_dmarc_sample() : 0;
-	struct ma_budget *b = budget(L, 1, &own);
+	/* 200 queries and 20 s unless told: an MTA's DATA phase. */
+	struct ma_budget *b = lm_budget_arg(L, 1, &own, 200, 20);
 	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, q.dkim.max_signatures, stack, 2, &room);
 
 	lr->L = L;

@@ -115,7 +115,7 @@ lm_dkim_verify(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	struct lresolver *lr = lm_opt_resolver(L, 2);
 	lm_dkim_opts(L, 2, lr, &o);
-	b = lm_budget_arg(L, 2, &budget);
+	b = lm_budget_arg(L, 2, &budget, 0, 0);
 	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, o.max_signatures, stack, 2, &room);
 	lr->L = L;
 	size_t n = ma_dkim_verify(lr->r, b, m, &o, sigs, room);

@@ -258,7 +258,7 @@ lm_dmarc(lua_State *L)
 	req.rfc7489 = lm_opt_bool(L, 1, "rfc7489", false);
 	req.check_reports = lm_opt_bool(L, 1, "check_reports", false);
 	req.sample = lm_opt_uint(L, 1, "sample", 0, 1, 99);
-	b = lm_budget_arg(L, 1, &budget);
+	b = lm_budget_arg(L, 1, &budget, 0, 0);
 	req.psl = lm_opt_psl(L, 1, req.rfc7489);
 	lm_getfield(L, 1, "spf");
 	if (lua_istable(L, -1))

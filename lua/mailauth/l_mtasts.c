@@ -127,7 +127,7 @@ lm_sts_discover(lua_State *L)
 	fetch_opts(L, 1, &o.fetch);
 	o.now = lm_opt_time(L, 1, "now", 0);
 	o.force = lm_opt_bool(L, 1, "force", false);
-	b = lm_budget_arg(L, 1, &budget);
+	b = lm_budget_arg(L, 1, &budget, 0, 0);
 
 	struct ma_sts_outcome *out = lua_newuserdatauv(L, sizeof(*out), 0);
 	lr->L = L;

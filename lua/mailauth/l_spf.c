@@ -52,7 +52,7 @@ lm_spf(lua_State *L)
 	req.now = lm_opt_time(L, 1, "now", 0);
 	req.max_terms = lm_opt_uint(L, 1, "max_lookups", 0, 1, UINT_MAX);
 	req.max_void = lm_opt_uint(L, 1, "max_void_lookups", 0, 1, UINT_MAX);
-	b = lm_budget_arg(L, 1, &budget);
+	b = lm_budget_arg(L, 1, &budget, 0, 0);
 
 	struct ma_spf_outcome outs;
 	out = &outs;

@@ -49,8 +49,10 @@ void		 lm_set_int(lua_State *, const char *k, lua_Integer v);
 void		 lm_mark_array(lua_State *);
 /* psl = mailauth.psl() from the options at t; raises when rfc7489 lacks it. */
 const struct ma_psl *lm_opt_psl(lua_State *, int t, bool rfc7489);
-/* budget = mailauth.budget or { queries =, timeout = } from the options at t, or NULL. */
-struct ma_budget *lm_budget_arg(lua_State *, int t, struct ma_budget *);
+/* budget = mailauth.budget or { queries =, timeout = } from the options at t;
+ * absent: the defaults given, or NULL (no budget) when both are 0. */
+struct ma_budget *lm_budget_arg(lua_State *, int t, struct ma_budget *, unsigned def_queries,
+	    unsigned def_seconds);
 
 struct lresolver *lm_check_resolver(lua_State *, int i);
 /* The options' resolver field (required). */
