@@ -1,5 +1,6 @@
 #include "check.h"
 #include "from.h"
+#include "ip.h"
 #include "tags.h"
 #include "util.h"
 
@@ -131,6 +132,9 @@ ma_check_run(struct ma_resolver *r, struct ma_budget *b, const struct ma_msg *m,
 		max_sigs = MA_CHECK_MAX_SIGS;
 	if (vo.now == 0)
 		vo.now = q->now;
+	struct ma_ip ip;
+	if (q->ip == NULL || !ma_ip_parse(&ip, q->ip, strlen(q->ip)))
+		return -1;	/* before any query goes out for it */
 	ma_check_prefetch(r, b, m, *mail_from ? (at ? at + 1 : mail_from) : q->helo,
 	    vo.max_signatures ? vo.max_signatures : 10);
 

@@ -51,7 +51,7 @@ lm_check(lua_State *L)
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 	lm_getfield(L, 1, "message");
 	const struct ma_msg *m = lm_check_message(L, -1);
-	lua_pop(L, 1);	/* the options table keeps it alive */
+	lua_pop(L, 1);	/* anchored (lm_getfield) */
 	memset(&q, 0, sizeof(q));
 	if ((q.ip = lm_opt_string(L, 1, "ip", NULL)) == NULL)
 		return luaL_error(L, "option 'ip' is required");
@@ -91,6 +91,7 @@ lm_check(lua_State *L)
 		lua_pushinteger(L, (lua_Integer)res.forged[i] + 1);	/* msg:headers() index */
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
+	lm_mark_array(L);
 	lua_setfield(L, -2, "forged_authres");
 	ma_check_result_free(&res);
 	if (rc < 0)
