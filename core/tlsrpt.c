@@ -227,11 +227,9 @@ sdup(const char *s)
 }
 
 int
-ma_tlsrpt_agg_add(struct ma_tlsrpt_agg *a, const struct ma_tlsrpt_session *s, char *err, size_t errlen)
+ma_tlsrpt_session_check(const struct ma_tlsrpt_session *s, char *err, size_t errlen)
 {
 	const char *type = s->policy_type ? s->policy_type : "no-policy-found";
-	uint64_t count = s->count ? s->count : 1;
-	const char *rt = NULL;
 
 	if (s->policy_domain == NULL || *s->policy_domain == '\0') {
 		ma_bprintf(err, errlen, "a session needs its policy domain");
@@ -241,10 +239,24 @@ ma_tlsrpt_agg_add(struct ma_tlsrpt_agg *a, const struct ma_tlsrpt_session *s, ch
 		ma_bprintf(err, errlen, "unknown policy type '%.40s'", type);
 		return -1;
 	}
-	if (!s->success && (rt = ma_tlsrpt_result_type(s->result_type)) == NULL) {
+	if (!s->success && ma_tlsrpt_result_type(s->result_type) == NULL) {
 		ma_bprintf(err, errlen, "unknown result type '%.40s'", s->result_type ? s->result_type : "");
 		return -1;
 	}
+	return 0;
+}
+
+int
+ma_tlsrpt_agg_add(struct ma_tlsrpt_agg *a, const struct ma_tlsrpt_session *s, char *err, size_t errlen)
+{
+	const char *type = s->policy_type ? s->policy_type : "no-policy-found";
+	uint64_t count = s->count ? s->count : 1;
+	const char *rt = NULL;
+
+	if (ma_tlsrpt_session_check(s, err, errlen) < 0)
+		return -1;
+	if (!s->success)
+		rt = ma_tlsrpt_result_type(s->result_type);
 	struct pol *p = NULL;
 	for (size_t i = 0; i < a->n && p == NULL; i++)
 		if (strcmp(a->p[i].domain, s->policy_domain) == 0 && strcmp(a->p[i].type, type) == 0 &&

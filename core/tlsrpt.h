@@ -41,6 +41,19 @@ struct ma_tlsrpt_session {
 	uint64_t count;			/* sessions this stands for; 0 = 1 */
 };
 
+/* 0 when the session can be reported (a policy domain, known policy and
+ * result types), else -1 with a reason. */
+int	 ma_tlsrpt_session_check(const struct ma_tlsrpt_session *, char *err, size_t errlen);
+
+/* The outcome log that many processes (an MTA's deliveries) append to and
+ * a report run reads (core/tlsrpt_log.c): one JSON object per line, each
+ * written with a single write(2) on an O_APPEND descriptor, so concurrent
+ * writers never interleave within a line and need no lock.  `when` is the
+ * session's unix time (a report takes the lines of its period).  Returns 0,
+ * or -1 with a reason (an unreportable session, or the file). */
+int	 ma_tlsrpt_log_append(const char *path, const struct ma_tlsrpt_session *, int64_t when,
+	    char *err, size_t errlen);
+
 struct ma_tlsrpt_agg;
 struct ma_tlsrpt_agg *ma_tlsrpt_agg_new(void);
 void	 ma_tlsrpt_agg_free(struct ma_tlsrpt_agg *);

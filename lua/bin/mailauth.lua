@@ -31,7 +31,7 @@ commands:
   mta-sts-refresh --cache DIR [--server IP@PORT | --dns ZONE.json] [--margin SECONDS] [--json]
           (for cron: renews every cached policy before it expires)
   tlsrpt parse FILE...            (JSON, gzip, or a report e-mail) [--json]
-  tlsrpt report --outcomes FILE --org NAME --contact ADDR --sender HOST
+  tlsrpt report --outcomes LOG --org NAME --contact ADDR --sender HOST
           --start UNIXTIME --end UNIXTIME [--report-id ID] [--out DIR]
   publish --rules FILE [--zone Z]... [--dns ZONE.json | --server IP@PORT] [--policy-dir DIR] [--json]
           (the records the rules' publish face computes, as zone-file lines; exit 1 if one is refused)
@@ -509,18 +509,36 @@ local function tlsrpt_report(args)
   if not f then usage_error("tlsrpt report: cannot read '" .. o.outcomes .. "'") end
   local cjson = require "cjson"
   local agg = mailauth.tlsrpt.aggregator()
-  local n = 0
+  -- One outcome per line (mailauth.tlsrpt.log); the lines of the period
+  -- [start, end) count, and lines without a time.  A line that does not
+  -- read (an append cut short by a full disk) is skipped with a warning.
+  local n, used, skipped = 0, 0, 0
   for line in f:lines() do
+    n = n + 1
     if line:match("%S") then
-      n = n + 1
       local ok, s = pcall(cjson.decode, line)
-      if not ok or type(s) ~= "table" then usage_error(("tlsrpt report: line %d is not a JSON object"):format(n)) end
-      if s.count then s.count = math.tointeger(s.count) end
-      local added, err = agg:add(s)
-      if not added then usage_error(("tlsrpt report: line %d: %s"):format(n, err)) end
+      local added, err
+      if ok and type(s) == "table" then
+        local t = math.tointeger(s.time)
+        if t and (t < t0 or t >= t1) then
+          added = false
+        else
+          s.time = nil
+          if s.count then s.count = math.tointeger(s.count) end
+          added, err = agg:add(s)
+          if added then used = used + 1 end
+        end
+      else
+        err = "not a JSON object"
+      end
+      if err then
+        skipped = skipped + 1
+        io.stderr:write(("mailauth: tlsrpt report: %s line %d skipped: %s\n"):format(o.outcomes, n, err))
+      end
     end
   end
   f:close()
+  if used == 0 then io.stderr:write("mailauth: tlsrpt report: no outcomes in the period\n") end
   local id = o["report-id"] or ("%d.%s"):format(t0, o.sender)
   for _, dom in ipairs(agg:domains()) do
     local report = agg:report{ policy_domain = dom, organization_name = o.org, contact_info = o.contact,

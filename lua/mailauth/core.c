@@ -241,6 +241,7 @@ static const luaL_Reg funcs[] = {
 	{ "tlsrpt_gzip", lm_tlsrpt_gzip },
 	{ "tlsrpt_filename", lm_tlsrpt_filename },
 	{ "tlsrpt_aggregator", lm_tlsrpt_aggregator },
+	{ "tlsrpt_log", lm_tlsrpt_log },
 	{ NULL, NULL },
 };
 

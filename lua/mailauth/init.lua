@@ -216,6 +216,11 @@ M.tlsrpt = {
   parse_email = core.tlsrpt_parse_email,
   -- aggregator() -> agg; agg:add{...}, agg:domains(), agg:report{...} -> JSON
   aggregator = core.tlsrpt_aggregator,
+  -- log(path, { time =, <agg:add fields> }) -> true | nil, reason: one
+  -- session outcome appended to a log that many processes (an MTA's
+  -- deliveries) share without locks; `mailauth tlsrpt report --outcomes`
+  -- makes the reports of a period from it.
+  log = core.tlsrpt_log,
   gzip = core.tlsrpt_gzip,
   -- filename{ sender, policy_domain, start, end, unique_id, gzip } (RFC 8460 5.3)
   filename = core.tlsrpt_filename,

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define AGG_MT	"mailauth.tlsrpt.aggregator"
 
@@ -195,6 +196,49 @@ l_agg_gc(lua_State *L)
 	return 0;
 }
 
+/* A session outcome from the table at t (agg:add, tlsrpt_log). */
+static void
+session_arg(lua_State *L, int t, struct ma_tlsrpt_session *s)
+{
+	luaL_checktype(L, t, LUA_TTABLE);
+	memset(s, 0, sizeof(*s));
+	s->policy_domain = lm_opt_string(L, t, "policy_domain", NULL);
+	s->policy_type = lm_opt_string(L, t, "policy_type", NULL);
+	s->policy_string = lm_opt_string(L, t, "policy_string", NULL);
+	s->mx_host = lm_opt_string(L, t, "mx_host", NULL);
+	s->success = lm_opt_bool(L, t, "success", false);
+	s->result_type = lm_opt_string(L, t, "result_type", NULL);
+	s->sending_mta_ip = lm_opt_string(L, t, "sending_mta_ip", NULL);
+	s->receiving_mx_hostname = lm_opt_string(L, t, "receiving_mx_hostname", NULL);
+	s->receiving_mx_helo = lm_opt_string(L, t, "receiving_mx_helo", NULL);
+	s->receiving_ip = lm_opt_string(L, t, "receiving_ip", NULL);
+	s->additional_information = lm_opt_string(L, t, "additional_information", NULL);
+	s->failure_reason_code = lm_opt_string(L, t, "failure_reason_code", NULL);
+	s->count = (uint64_t)lm_opt_time(L, t, "count", 1);	/* a count below 2^53 */
+}
+
+/* tlsrpt_log(path, { time =, <agg:add fields> }) -> true | nil, reason:
+ * one line appended to a log many processes share. */
+int
+lm_tlsrpt_log(lua_State *L)
+{
+	struct ma_tlsrpt_session s;
+	char err[256];
+	const char *path = luaL_checkstring(L, 1);
+
+	session_arg(L, 2, &s);
+	int64_t when = lm_opt_time(L, 2, "time", 0);
+	if (when == 0)
+		when = (int64_t)time(NULL);
+	if (ma_tlsrpt_log_append(path, &s, when, err, sizeof(err)) < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* agg:add{ policy_domain =, policy_type =, policy_string =, mx_host =,
  *   success =, result_type =, sending_mta_ip =, receiving_mx_hostname =,
  *   receiving_mx_helo =, receiving_ip =, additional_information =,
@@ -206,21 +250,7 @@ l_agg_add(lua_State *L)
 	struct ma_tlsrpt_session s;
 	char err[128];
 
-	luaL_checktype(L, 2, LUA_TTABLE);
-	memset(&s, 0, sizeof(s));
-	s.policy_domain = lm_opt_string(L, 2, "policy_domain", NULL);
-	s.policy_type = lm_opt_string(L, 2, "policy_type", NULL);
-	s.policy_string = lm_opt_string(L, 2, "policy_string", NULL);
-	s.mx_host = lm_opt_string(L, 2, "mx_host", NULL);
-	s.success = lm_opt_bool(L, 2, "success", false);
-	s.result_type = lm_opt_string(L, 2, "result_type", NULL);
-	s.sending_mta_ip = lm_opt_string(L, 2, "sending_mta_ip", NULL);
-	s.receiving_mx_hostname = lm_opt_string(L, 2, "receiving_mx_hostname", NULL);
-	s.receiving_mx_helo = lm_opt_string(L, 2, "receiving_mx_helo", NULL);
-	s.receiving_ip = lm_opt_string(L, 2, "receiving_ip", NULL);
-	s.additional_information = lm_opt_string(L, 2, "additional_information", NULL);
-	s.failure_reason_code = lm_opt_string(L, 2, "failure_reason_code", NULL);
-	s.count = (uint64_t)lm_opt_time(L, 2, "count", 1);	/* a count below 2^53 */
+	session_arg(L, 2, &s);
 	if (ma_tlsrpt_agg_add(a, &s, err, sizeof(err)) < 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);

@@ -105,6 +105,7 @@ int	 lm_tlsrpt_parse_email(lua_State *);
 int	 lm_tlsrpt_gzip(lua_State *);
 int	 lm_tlsrpt_filename(lua_State *);
 int	 lm_tlsrpt_aggregator(lua_State *);
+int	 lm_tlsrpt_log(lua_State *);
 void	 lm_open_tlsrpt(lua_State *);
 int	 lm_psl(lua_State *);
 

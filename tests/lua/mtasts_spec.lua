@@ -151,6 +151,67 @@ describe("mailauth.tlsrpt", function()
       sender = "mta.sender.example", policy_domain = "example.com", start = 1764028800, ["end"] = 1764115199, unique_id = "x" })
   end)
 
+  it("keeps an outcome log that many processes append to at once, and reports a period of it", function()
+    local log = os.tmpname()
+    os.remove(log)
+    -- 8 processes x 150 appends, all at once
+    local script = os.tmpname()
+    local f = io.open(script, "w")
+    f:write([[
+local m = require "mailauth"
+local id, log = tonumber(arg[1]), arg[2]
+for i = 1, 150 do
+  local s = { policy_domain = "example.com", policy_type = "sts", mx_host = "*.example.net", time = 1000 + i,
+    success = i % 3 ~= 0 }
+  if not s.success then
+    s.result_type = "certificate-expired"
+    s.receiving_mx_hostname = "mx" .. id .. ".example.net"
+    s.additional_information = ("writer %d, session %d: "):format(id, i) .. ("x"):rep(200)
+  end
+  assert(m.tlsrpt.log(log, s))
+end
+]])
+    f:close()
+    local cmd = {}
+    for id = 1, 8 do cmd[#cmd + 1] = ("lua5.4 %s %d %s &"):format(script, id, log) end
+    assert.is_true(os.execute(table.concat(cmd, " ") .. " wait"))
+    os.remove(script)
+    local n, ok, fails = 0, 0, 0
+    for line in io.lines(log) do
+      n = n + 1
+      local good, j = pcall(require("cjson").decode, line)
+      if good and j.policy_domain == "example.com" then
+        ok = ok + 1
+        if not j.success then fails = fails + 1 end
+      end
+    end
+    assert.same({ 1200, 1200, 400 }, { n, ok, fails })
+    -- the report of [1001, 1101): sessions 1-100 of each writer
+    local cli = os.getenv("MAILAUTH_CLI") or "build/lua/bin/mailauth"
+    local p = io.popen(cli .. " tlsrpt report --outcomes " .. log ..
+      " --org Us --contact t@us.example --sender mta.us.example --start 1001 --end 1101 2>/dev/null")
+    local json = p:read("a")
+    assert.is_true(p:close())
+    local s = assert(mailauth.tlsrpt.parse(json))
+    assert.same({ 8 * 67, 8 * 33 }, { s.policies[1].success, s.policies[1].failure })
+    -- a line cut short is skipped with a warning, not the whole report
+    f = io.open(log, "a")
+    f:write('{"time":1050,"policy_domain":"exam')
+    f:close()
+    p = io.popen(cli .. " tlsrpt report --outcomes " .. log ..
+      " --org Us --contact t@us.example --sender mta.us.example --start 1001 --end 1101 2>&1 >/dev/null")
+    assert.matches("line 1201 skipped", p:read("a"))
+    assert.is_true(p:close())
+    os.remove(log)
+    -- an outcome that could never be reported is refused, and a file that cannot be written
+    local none, why = mailauth.tlsrpt.log(log, { policy_domain = "example.com", result_type = "nonsense" })
+    assert.is_nil(none)
+    assert.matches("unknown result type", why)
+    none, why = mailauth.tlsrpt.log("/nonexistent/dir/log", { policy_domain = "example.com", success = true })
+    assert.is_nil(none)
+    assert.matches("/nonexistent/dir/log", why)
+  end)
+
   it("tolerates known sender deviations and counts them", function()
     local s = assert(mailauth.tlsrpt.parse([[{"organization-name":"X","report-id":"r","date-range":{"start-datetime":"a","end-datetime":"b"},
       "policies":[{"policy":{"policy-type":"sts","policy-domain":"d.example"},"summary":{"total-successful-session-count":"12","total-failure-session-count":0}}]}]]))
