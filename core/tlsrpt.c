@@ -235,6 +235,14 @@ ma_tlsrpt_session_check(const struct ma_tlsrpt_session *s, char *err, size_t err
 		ma_bprintf(err, errlen, "a session needs its policy domain");
 		return -1;
 	}
+	/* A domain name (RFC 8460 4.4 policy-domain): letters, digits, '-',
+	 * '_' and dots, and no longer than DNS allows. */
+	size_t dl = strlen(s->policy_domain);
+	if (dl > 253 || strspn(s->policy_domain,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != dl) {
+		ma_bprintf(err, errlen, "the policy domain is not a domain name");
+		return -1;
+	}
 	if (strcmp(type, "sts") != 0 && strcmp(type, "tlsa") != 0 && strcmp(type, "no-policy-found") != 0) {
 		ma_bprintf(err, errlen, "unknown policy type '%.40s'", type);
 		return -1;

@@ -510,26 +510,27 @@ local function tlsrpt_report(args)
   local cjson = require "cjson"
   local agg = mailauth.tlsrpt.aggregator()
   -- One outcome per line (mailauth.tlsrpt.log); the lines of the period
-  -- [start, end) count, and lines without a time.  A line that does not
-  -- read (an append cut short by a full disk) is skipped with a warning.
+  -- [start, end) count.  A line that does not read (an append cut short by
+  -- a full disk, a hand edit) is skipped with a warning.
   local n, used, skipped = 0, 0, 0
   for line in f:lines() do
     n = n + 1
     if line:match("%S") then
       local ok, s = pcall(cjson.decode, line)
-      local added, err
-      if ok and type(s) == "table" then
-        local t = math.tointeger(s.time)
-        if t and (t < t0 or t >= t1) then
-          added = false
-        else
-          s.time = nil
-          if s.count then s.count = math.tointeger(s.count) end
-          added, err = agg:add(s)
-          if added then used = used + 1 end
-        end
-      else
+      local err
+      if not ok or type(s) ~= "table" then
         err = "not a JSON object"
+      elseif type(s.time) ~= "number" or not math.tointeger(s.time) then
+        err = "no integer time"
+      elseif type(s.success) ~= "boolean" then
+        err = "no boolean success"
+      elseif s.time >= t0 and s.time < t1 then
+        s.time = nil
+        if type(s.count) == "number" then s.count = math.tointeger(s.count) or s.count end
+        local called, added, why = pcall(agg.add, agg, s)
+        if not called then err = tostring(added):gsub("^[^:]*:%d+: ", "")
+        elseif not added then err = why
+        else used = used + 1 end
       end
       if err then
         skipped = skipped + 1

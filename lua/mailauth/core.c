@@ -15,40 +15,56 @@
 
 /* ---- option helpers ---- */
 
-/* The registry's anchor table: options table -> { field = value }, with
- * weak keys, so that what a C function read from an options table outlives
- * changes to that table (by a resolver callback, or an __index that makes
- * values) for as long as the options table itself lives, without touching
- * the caller's table. */
-static const char anchors_key = 'a';
+/*
+ * What a C function reads from its options (strings, tables, userdata) is
+ * kept alive until it returns: lm_enter() pushes a keep list for the call,
+ * registered as the current one (the previous is restored when the slot
+ * closes: on return or on error), and lm_anchor() appends to it.  So a
+ * pointer stays good whatever a resolver callback or an __index metamethod
+ * does to the options meanwhile, re-entrant calls included, and the
+ * caller's tables are never written.
+ */
+static const char keep_key = 'k';
+#define KEEP_MT	"mailauth.keep"
+
+static int
+keep_close(lua_State *L)
+{
+	lua_getfield(L, 1, "prev");
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &keep_key);
+	return 0;
+}
 
 void
-lm_anchor(lua_State *L, int t, const char *k)
+lm_enter(lua_State *L)
 {
-	t = lua_absindex(L, t);
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &anchors_key);
-	lua_pushvalue(L, t);
-	if (lua_rawget(L, -2) != LUA_TTABLE) {
-		lua_pop(L, 1);
-		lua_createtable(L, 0, 8);
-		lua_pushvalue(L, t);
+	lua_createtable(L, 8, 1);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &keep_key);
+	lua_setfield(L, -2, "prev");
+	luaL_setmetatable(L, KEEP_MT);
+	lua_pushvalue(L, -1);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &keep_key);
+	lua_toclose(L, -1);
+}
+
+void
+lm_anchor(lua_State *L)
+{
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &keep_key) == LUA_TTABLE) {
 		lua_pushvalue(L, -2);
-		lua_rawset(L, -4);
+		lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
 	}
-	lua_pushvalue(L, -3);
-	lua_setfield(L, -2, k);
-	lua_pop(L, 2);
+	lua_pop(L, 1);
 }
 
 static void
-open_anchors(lua_State *L)
+open_keep(lua_State *L)
 {
-	lua_newtable(L);
-	lua_createtable(L, 0, 1);
-	lua_pushliteral(L, "k");
-	lua_setfield(L, -2, "__mode");
-	lua_setmetatable(L, -2);
-	lua_rawsetp(L, LUA_REGISTRYINDEX, &anchors_key);
+	if (luaL_newmetatable(L, KEEP_MT)) {
+		lua_pushcfunction(L, keep_close);
+		lua_setfield(L, -2, "__close");
+	}
+	lua_pop(L, 1);
 }
 
 int
@@ -57,7 +73,7 @@ lm_getfield(lua_State *L, int t, const char *k)
 	t = lua_absindex(L, t);
 	int type = lua_getfield(L, t, k);
 	if (type == LUA_TSTRING || type == LUA_TTABLE || type == LUA_TUSERDATA)
-		lm_anchor(L, t, k);
+		lm_anchor(L);
 	return type;
 }
 
@@ -181,6 +197,7 @@ static int
 l_budget(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	unsigned q = lm_opt_uint(L, 1, "queries", 0, 1, UINT_MAX);
 	unsigned ms = lm_opt_uint(L, 1, "timeout", 0, 1000, UINT_MAX);
 	struct ma_budget *b = lua_newuserdatauv(L, sizeof(*b), 0);
@@ -248,7 +265,7 @@ static const luaL_Reg funcs[] = {
 int
 luaopen_mailauth_core(lua_State *L)
 {
-	open_anchors(L);
+	open_keep(L);
 	lm_open_resolver(L);
 	lm_open_message(L);
 	lm_open_psl(L);

@@ -14,6 +14,7 @@ lm_authres_build(lua_State *L)
 	const char *id = luaL_checkstring(L, 1);
 
 	luaL_checktype(L, 2, LUA_TTABLE);
+	lm_enter(L);
 	/* Read everything first: nothing may raise while the builder holds
 	 * memory. */
 	lua_Integer n = luaL_len(L, 2);
@@ -165,6 +166,7 @@ lm_authres(lua_State *L)
 	struct ma_ar_results ar = { 0 };
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	if ((ar.authserv_id = field(L, 1, "authserv_id")) == NULL)
 		return luaL_error(L, "option 'authserv_id' is required");
 	/* Strings only, read with lm_getfield from tables that the options

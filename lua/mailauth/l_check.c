@@ -13,14 +13,15 @@ lm_prefetch(lua_State *L)
 	struct ma_budget budget, *b;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 	const char *spf = lm_opt_string(L, 1, "spf_domain", NULL);
 	b = lm_budget_arg(L, 1, &budget, 0, 0);
 	lua_getfield(L, 1, "message");
 	const struct ma_msg *m = lua_isnil(L, -1) ? NULL : lm_check_message(L, -1);
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	size_t n = ma_check_prefetch(lr->r, b, m, spf, 10);
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	lua_pushinteger(L, (lua_Integer)n);
 	return 1;
 }
@@ -48,6 +49,7 @@ lm_check(lua_State *L)
 	size_t room;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 	lm_getfield(L, 1, "message");
 	const struct ma_msg *m = lm_check_message(L, -1);
@@ -74,9 +76,9 @@ lm_check(lua_State *L)
 	struct ma_budget *b = lm_budget_arg(L, 1, &own, 200, 20);
 	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, q.dkim.max_signatures, stack, 2, &room);
 
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	int rc = ma_check_run(lr->r, b, m, &q, sigs, room, &res);
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	if (rc == -1) {
 		ma_check_result_free(&res);
 		return luaL_error(L, "invalid IP address '%s'", q.ip);

@@ -113,13 +113,14 @@ lm_dkim_verify(lua_State *L)
 	size_t room;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
+	lm_enter(L);
 	struct lresolver *lr = lm_opt_resolver(L, 2);
 	lm_dkim_opts(L, 2, lr, &o);
 	b = lm_budget_arg(L, 2, &budget, 0, 0);
 	struct ma_dkim_sig *sigs = lm_dkim_sigs(L, m, o.max_signatures, stack, 2, &room);
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	size_t n = ma_dkim_verify(lr->r, b, m, &o, sigs, room);
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	lm_push_sigs(L, sigs, n);
 	return 1;
 }
@@ -137,6 +138,7 @@ lm_dkim_sign(lua_State *L)
 	char err[256] = "";
 
 	luaL_checktype(L, 2, LUA_TTABLE);
+	lm_enter(L);
 	lua_Integer n = luaL_len(L, 2);
 	if (n < 1 || n > 16)
 		return luaL_argerror(L, 2, "between 1 and 16 signers expected");
@@ -234,6 +236,7 @@ lm_dkim_key_record(lua_State *L)
 	struct ma_dkim_key *k;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	const char *pem = NULL, *file = lm_opt_string(L, 1, "key_file", NULL);
 	lm_getfield(L, 1, "key");
 	if (lua_type(L, -1) == LUA_TSTRING)
@@ -274,6 +277,7 @@ lm_dkim_keygen(lua_State *L)
 	char err[256], rec[4096];
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	const char *type = lm_opt_string(L, 1, "type", "rsa");
 	unsigned bits = lm_opt_uint(L, 1, "bits", 2048, 1, UINT_MAX);
 	const char *domain = lm_opt_string(L, 1, "domain", NULL);

@@ -252,6 +252,7 @@ lm_dmarc(lua_State *L)
 	struct ma_budget budget, *b;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 	memset(&req, 0, sizeof(req));
 	req.author_domain = lm_opt_string(L, 1, "from_domain", NULL);
@@ -274,6 +275,7 @@ lm_dmarc(lua_State *L)
 			lua_rawgeti(L, t, i);
 			if (!lua_istable(L, -1))
 				return luaL_error(L, "option 'dkim' must list tables");
+			lm_anchor(L);
 			identity(L, lua_gettop(L), &dk[req.ndkim++], NULL);
 			lua_pop(L, 1);
 		}
@@ -285,7 +287,7 @@ lm_dmarc(lua_State *L)
 	/* On the C stack: only the parts written are touched (no 10 KB
 	 * userdata to allocate, clear and collect per message). */
 	struct ma_dmarc_outcome ostack, *o = &ostack;
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	lm_getfield(L, 1, "message");
 	if (!lua_isnil(L, -1)) {
 		const struct ma_msg *m = lm_check_message(L, -1);
@@ -293,10 +295,10 @@ lm_dmarc(lua_State *L)
 	} else if (req.author_domain) {
 		ma_dmarc_check(lr->r, b, &req, o);
 	} else {
-		lr->L = NULL;
+		lm_unuse(lr, prevL);
 		return luaL_error(L, "option 'from_domain' or 'message' is required");
 	}
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	lua_pop(L, 1);
 	lm_push_dmarc(L, o, req.spf.domain, lm_opt_bool(L, 1, "details", true));
 	/* An ARC result the caller verified elsewhere: carried for the

@@ -118,6 +118,7 @@ lm_sts_discover(lua_State *L)
 	struct ma_budget budget, *b;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 	const char *domain = lm_opt_string(L, 1, "domain", NULL);
 	if (domain == NULL)
@@ -130,9 +131,9 @@ lm_sts_discover(lua_State *L)
 	b = lm_budget_arg(L, 1, &budget, 0, 0);
 
 	struct ma_sts_outcome *out = lua_newuserdatauv(L, sizeof(*out), 0);
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	ma_sts_discover(lr->r, b, domain, &o, out);
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	lua_createtable(L, 0, 10);
 	lm_set_str(L, "status", ma_sts_status_name(out->status));
 	lm_set_str(L, "reason", out->reason);
@@ -162,15 +163,16 @@ lm_sts_fetch(lua_State *L)
 	struct ma_sts_fetch_result r;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 	const char *domain = lm_opt_string(L, 1, "domain", NULL);
 	if (domain == NULL)
 		return luaL_error(L, "option 'domain' is required");
 	memset(&f, 0, sizeof(f));
 	fetch_opts(L, 1, &f);
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	ma_sts_fetch(lr->r, NULL, domain, &f, &r);
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	lua_createtable(L, 0, 4);
 	lm_set_str(L, "status", ma_sts_fetch_status_name(r.status));
 	lm_set_int(L, "http_status", r.http_status);
@@ -193,6 +195,7 @@ lm_sts_delivery(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	luaL_checktype(L, 2, LUA_TTABLE);
+	lm_enter(L);
 	memset(&p, 0, sizeof(p));
 	const char *mode = lm_opt_string(L, 1, "mode", "none");
 	p.mode = strcmp(mode, "enforce") == 0 ? MA_STS_MODE_ENFORCE :
@@ -209,7 +212,8 @@ lm_sts_delivery(lua_State *L)
 	for (lua_Integer i = 1; i <= luaL_len(L, 2) && n < MA_STS_MAX_MX; i++) {
 		lua_rawgeti(L, 2, i);
 		mx[n++] = luaL_checkstring(L, -1);
-		lua_pop(L, 1);	/* the string stays in the table */
+		lm_anchor(L);	/* kept for the call */
+		lua_pop(L, 1);
 	}
 	ma_sts_delivery(&p, mx, n, &d);
 	lua_createtable(L, 0, 3);
@@ -258,6 +262,7 @@ lm_sts_refresh(lua_State *L)
 	struct ma_sts_discover_opts o;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 	memset(&o, 0, sizeof(o));
 	o.cache_dir = lm_opt_string(L, 1, "cache_dir", NULL);
@@ -268,9 +273,9 @@ lm_sts_refresh(lua_State *L)
 	int64_t margin = lm_opt_time(L, 1, "margin", 86400);
 	lua_newtable(L);
 	struct refresh_ctx c = { L, lua_gettop(L), 0 };
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	ma_sts_refresh(lr->r, &o, margin, on_refresh, &c);
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	lm_mark_array(L);
 	return 1;
 }

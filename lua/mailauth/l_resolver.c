@@ -308,10 +308,12 @@ lm_resolver(lua_State *L)
 	struct lresolver *lr;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	lr = lua_newuserdatauv(L, sizeof(*lr), 1);
 	lr->r = NULL;
 	lr->keys = NULL;
 	lr->L = NULL;
+	lr->busy = 0;
 	lr->cbref = LUA_NOREF;
 	luaL_setmetatable(L, RESOLVER_MT);
 
@@ -369,6 +371,36 @@ lm_resolver(lua_State *L)
 	lua_pop(L, 1);
 	lr->keys = ma_dkim_keycache_new(1024);
 	return 1;
+}
+
+static int l_resolver_gc(lua_State *);
+
+lua_State *
+lm_use(struct lresolver *lr, lua_State *L)
+{
+	lua_State *prev = lr->L;
+
+	lr->L = L;
+	lr->busy++;
+	return prev;
+}
+
+void
+lm_unuse(struct lresolver *lr, lua_State *prev)
+{
+	lr->L = prev;
+	lr->busy--;
+}
+
+static int
+l_resolver_close(lua_State *L)
+{
+	struct lresolver *lr = luaL_checkudata(L, 1, RESOLVER_MT);
+
+	if (lr->busy > 0)
+		return luaL_error(L, "resolver is in use by a check: close it afterwards");
+	lua_settop(L, 1);
+	return l_resolver_gc(L);
 }
 
 static int
@@ -433,9 +465,9 @@ l_resolver_query(lua_State *L)
 
 	if (type == 0)
 		return luaL_argerror(L, 3, "unknown record type");
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	struct ma_answer *a = ma_resolve1(lr->r, NULL, name, type);
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	lua_createtable(L, 0, 4);
 	lua_pushstring(L, ma_dns_status_name(a->status));
 	lua_setfield(L, -2, "status");
@@ -472,7 +504,7 @@ l_resolver_tostring(lua_State *L)
 static const luaL_Reg resolver_methods[] = {
 	{ "query", l_resolver_query },
 	{ "backend", l_resolver_backend },
-	{ "close", l_resolver_gc },
+	{ "close", l_resolver_close },
 	{ NULL, NULL },
 };
 

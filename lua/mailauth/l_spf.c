@@ -34,6 +34,7 @@ lm_spf(lua_State *L)
 	char hdr[2048];
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 
 	memset(&req, 0, sizeof(req));
@@ -56,9 +57,9 @@ lm_spf(lua_State *L)
 
 	struct ma_spf_outcome outs;
 	out = &outs;
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	int rc = ma_spf_check(lr->r, b, &req, out);
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	if (rc < 0)
 		return luaL_error(L, "invalid IP address '%s'", req.ip);
 	/* received_spf = false: the caller writes no Received-SPF field. */

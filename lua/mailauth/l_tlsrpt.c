@@ -46,14 +46,15 @@ lm_tlsrpt_lookup(lua_State *L)
 	char reason[200];
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	struct lresolver *lr = lm_opt_resolver(L, 1);
 	const char *domain = lm_opt_string(L, 1, "domain", NULL);
 	if (domain == NULL)
 		return luaL_error(L, "option 'domain' is required");
 	struct ma_tlsrpt_record *r = lua_newuserdatauv(L, sizeof(*r), 0);
-	lr->L = L;
+	lua_State *prevL = lm_use(lr, L);
 	int rc = ma_tlsrpt_lookup(lr->r, NULL, domain, r, reason, sizeof(reason));
-	lr->L = NULL;
+	lm_unuse(lr, prevL);
 	if (rc == 1)
 		push_record(L, r);
 	else
@@ -152,6 +153,7 @@ lm_tlsrpt_filename(lua_State *L)
 	char buf[1024];
 
 	luaL_checktype(L, 1, LUA_TTABLE);
+	lm_enter(L);
 	const char *sender = lm_opt_string(L, 1, "sender", NULL);
 	const char *dom = lm_opt_string(L, 1, "policy_domain", NULL);
 	if (sender == NULL || dom == NULL)
@@ -226,6 +228,8 @@ lm_tlsrpt_log(lua_State *L)
 	char err[256];
 	const char *path = luaL_checkstring(L, 1);
 
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lm_enter(L);
 	session_arg(L, 2, &s);
 	int64_t when = lm_opt_time(L, 2, "time", 0);
 	if (when == 0)
@@ -250,6 +254,8 @@ l_agg_add(lua_State *L)
 	struct ma_tlsrpt_session s;
 	char err[128];
 
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lm_enter(L);
 	session_arg(L, 2, &s);
 	if (ma_tlsrpt_agg_add(a, &s, err, sizeof(err)) < 0) {
 		lua_pushnil(L);
@@ -286,6 +292,7 @@ l_agg_report(lua_State *L)
 	struct ma_tlsrpt_meta m;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
+	lm_enter(L);
 	const char *dom = lm_opt_string(L, 2, "policy_domain", NULL);
 	if (dom == NULL)
 		return luaL_error(L, "option 'policy_domain' is required");

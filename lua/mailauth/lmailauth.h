@@ -24,16 +24,19 @@ struct lresolver {
 	struct ma_resolver *r;
 	struct ma_dkim_keycache *keys;	/* decoded DKIM keys, kept with the resolver */
 	lua_State *L;		/* the state running the current check (callback) */
+	unsigned busy;		/* checks running on it (a callback may start one) */
 	int cbref;		/* registry ref of the callback, or LUA_NOREF */
 };
 
 /* Options read from a table argument; raise on a wrong type.  A string
- * option is returned as a pointer after its value is popped: lm_getfield
- * keeps the strings, tables and userdata it reads alive in the registry
- * (keyed by the options table, weakly), so that the pointer stays good
- * while the call runs, whatever a resolver callback or an __index
- * metamethod does to the options table meanwhile. */
-void		 lm_anchor(lua_State *, int t, const char *k);
+ * option is returned as a pointer after its value is popped: a function
+ * that reads options calls lm_enter() once its positional arguments are
+ * checked (it pushes a to-be-closed keep list), and lm_getfield/lm_anchor
+ * keep every string, table and userdata read alive in it until the
+ * function returns, whatever a resolver callback or an __index metamethod
+ * does to the options meanwhile. */
+void		 lm_enter(lua_State *);
+void		 lm_anchor(lua_State *);	/* the value on the stack top */
 int		 lm_getfield(lua_State *, int t, const char *k);
 const char	*lm_opt_string(lua_State *, int t, const char *k, const char *def);
 lua_Number	 lm_opt_number(lua_State *, int t, const char *k, lua_Number def);
@@ -55,6 +58,10 @@ struct ma_budget *lm_budget_arg(lua_State *, int t, struct ma_budget *, unsigned
 	    unsigned def_seconds);
 
 struct lresolver *lm_check_resolver(lua_State *, int i);
+/* Around a check that uses the resolver: its callback runs in L; nested
+ * checks (from a callback) restore the outer state; close waits. */
+lua_State	*lm_use(struct lresolver *, lua_State *L);
+void		 lm_unuse(struct lresolver *, lua_State *prev);
 /* The options' resolver field (required). */
 struct lresolver *lm_opt_resolver(lua_State *, int t);
 const struct ma_msg *lm_check_message(lua_State *, int i);

@@ -219,6 +219,60 @@ describe("mailauth.check", function()
     assert.is_nil(rawget(o, "helo"))
   end)
 
+  it("keeps what an outer call read when a callback re-enters with the same options, or drops list entries", function()
+    local opts
+    local asked = {}
+    local done = false
+    local inner = mailauth.resolver{ fixture = {} }
+    local r = mailauth.resolver{ cache = false, callback = function(q, t)
+      asked[#asked + 1] = q
+      if not done then
+        done = true
+        local outer = opts.resolver
+        opts.mail_from, opts.resolver = "x@b.example", inner
+        mailauth.spf(opts)
+        opts.mail_from, opts.resolver = nil, outer
+        collectgarbage()
+        local junk = {}
+        for i = 1, 2e4 do junk[i] = ("Z"):rep(60) .. i end
+      end
+      if t == "TXT" and q == "a.example" then return { "v=spf1 include:%{l}.x.example -all" } end
+      return "nxdomain"
+    end }
+    local lp = ("userpart"):rep(6)
+    opts = { ip = "192.0.2.1", mail_from = lp .. "@a.example", resolver = r }
+    mailauth.spf(opts)
+    assert.equal(lp .. ".x.example", asked[2])
+
+    local d
+    local r2 = mailauth.resolver{ cache = false, callback = function(q, t)
+      if d.dkim[1] then
+        d.dkim[1] = nil
+        collectgarbage()
+        local junk = {}
+        for i = 1, 2e4 do junk[i] = ("Q"):rep(60) .. i end
+      end
+      if t == "TXT" and q:match("^_dmarc%.") then return { "v=DMARC1; p=reject" } end
+      return "nxdomain"
+    end }
+    local dom = ("sub"):rep(20) .. ".a.example"
+    d = { resolver = r2, from_domain = "a.example", dkim = { { domain = dom, result = "pass" } } }
+    local res = mailauth.dmarc(d)
+    assert.equal(dom, res.alignment.dkim.domain)
+  end)
+
+  it("will not close a resolver while a check uses it", function()
+    local r
+    r = mailauth.resolver{ cache = false, callback = function(q, t)
+      r:close()
+      return "nxdomain"
+    end }
+    local res = mailauth.spf{ ip = "192.0.2.1", mail_from = "u@a.example", resolver = r }
+    assert.equal("temperror", res.result)
+    r:close()
+    assert.has_error(function() r:query("a.example", "TXT") end)
+  end)
+
   it("turns an exhausted budget into temporary errors, not passes", function()
     local r = check("signed.eml", "192.0.2.25", "mx1.example.org", "alice@example.org", nil,
       { budget = mailauth.budget{ queries = 1 } })

@@ -194,14 +194,26 @@ end
     assert.is_true(p:close())
     local s = assert(mailauth.tlsrpt.parse(json))
     assert.same({ 8 * 67, 8 * 33 }, { s.policies[1].success, s.policies[1].failure })
-    -- a line cut short is skipped with a warning, not the whole report
+    -- lines that do not read are skipped with a warning, not the whole report
     f = io.open(log, "a")
+    f:write('{"time":"1050x","policy_domain":"example.com","success":true,"count":5}\n')
+    f:write('{"time":1050,"policy_domain":"example.com","success":"false"}\n')
+    f:write('{"time":1050,"policy_domain":"example.com","success":true,"count":null}\n')
+    f:write('{"time":1050,"policy_domain":"example.com","success":false,"result_type":"nonsense"}\n')
     f:write('{"time":1050,"policy_domain":"exam')
     f:close()
     p = io.popen(cli .. " tlsrpt report --outcomes " .. log ..
       " --org Us --contact t@us.example --sender mta.us.example --start 1001 --end 1101 2>&1 >/dev/null")
-    assert.matches("line 1201 skipped", p:read("a"))
+    local warn = p:read("a")
     assert.is_true(p:close())
+    for i, why in ipairs{ "no integer time", "no boolean success", "count", "unknown result type", "not a JSON object" } do
+      assert.matches("line " .. 1200 + i .. " skipped: [^\n]*" .. why, warn)
+    end
+    p = io.popen(cli .. " tlsrpt report --outcomes " .. log ..
+      " --org Us --contact t@us.example --sender mta.us.example --start 1001 --end 1101 2>/dev/null")
+    s = assert(mailauth.tlsrpt.parse(p:read("a")))
+    p:close()
+    assert.same({ 8 * 67, 8 * 33 }, { s.policies[1].success, s.policies[1].failure })
     os.remove(log)
     -- an outcome that could never be reported is refused, and a file that cannot be written
     local none, why = mailauth.tlsrpt.log(log, { policy_domain = "example.com", result_type = "nonsense" })
@@ -210,6 +222,24 @@ end
     none, why = mailauth.tlsrpt.log("/nonexistent/dir/log", { policy_domain = "example.com", success = true })
     assert.is_nil(none)
     assert.matches("/nonexistent/dir/log", why)
+    none, why = mailauth.tlsrpt.log(log, { policy_domain = "\255bad.example", success = true })
+    assert.is_nil(none)
+    assert.matches("not a domain name", why)
+    -- text from the far end: valid UTF-8 kept, other bytes '?', at most 2048 bytes a field
+    assert(mailauth.tlsrpt.log(log, { policy_domain = "example.com", result_type = "certificate-expired",
+      additional_information = "caf\195\169 \255\192\128 " .. ("\195\169"):rep(2000), time = 7 }))
+    local line = require("cjson").decode(io.open(log):read("l"))
+    assert.equal("caf\195\169 ??? ", line.additional_information:sub(1, 10))
+    assert.equal(2048, #line.additional_information)
+    os.remove(log)
+    -- not through a symbolic link
+    local target = os.tmpname()
+    os.execute("ln -s " .. target .. " " .. log)
+    none, why = mailauth.tlsrpt.log(log, { policy_domain = "example.com", success = true })
+    assert.is_nil(none)
+    assert.equal("", io.open(target):read("a"))
+    os.remove(log)
+    os.remove(target)
   end)
 
   it("tolerates known sender deviations and counts them", function()
