@@ -159,8 +159,7 @@ if opt.stages then
       local t0 = clock()
       local msg = message(texts[i])
       local t1 = clock(); t.message = t.message + t1 - t0
-      local results = core.check{ message = msg, ip = e.ip, helo = e.helo, mail_from = e.mail_from,
-        resolver = r, authserv_id = AUTHSERV, now = NOW }
+      local results = core.check({ ip = e.ip, helo = e.helo, mail_from = e.mail_from, now = NOW }, msg, r, AUTHSERV)
       local t2 = clock(); t.core = t.core + t2 - t1
       results.message = msg
       results.verdict = policy.inbound(rules, results)

@@ -151,10 +151,7 @@ function M.check(o)
   -- details = true adds the Received-SPF text and the DMARC record's tags
   -- and report addresses (the CLI shows them; an MTA needs only the verdict
   -- and Authentication-Results).
-  local results = core.check{ message = msg, ip = o.ip, helo = o.helo, mail_from = o.mail_from, rcpt = o.rcpt,
-    resolver = o.resolver or M.default_resolver(), budget = o.budget, authserv_id = authserv_id,
-    now = o.now, legacy = o.legacy, details = o.details, check_reports = o.check_reports,
-    rfc7489 = o.rfc7489, psl = o.psl, sample = o.sample, max_signatures = o.max_signatures }
+  local results = core.check(o, msg, o.resolver or M.default_resolver(), authserv_id)
   results.message = msg
   local verdict = policy.inbound(rules, results)
   results.message = nil

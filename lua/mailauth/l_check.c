@@ -34,9 +34,11 @@ copy(lua_State *L, int t, const char *k)
 	lua_setfield(L, -2, k);
 }
 
-/* check{ message =, ip =, helo =, mail_from =, rcpt =, resolver =, budget =,
- *   authserv_id =, now =, legacy =, max_signatures =, rfc7489 =, psl =,
- *   sample =, check_reports =, details = }
+/* check(opts, message, resolver, authserv_id): mailauth.check's options as
+ * the caller gave them (no copy per message), with what mailauth.check
+ * settled in Lua as arguments.
+ * opts: ip, helo, mail_from, rcpt, budget, now, legacy, max_signatures,
+ *   rfc7489, psl, sample, check_reports, details.
  * -> { spf, dkim, dmarc, authentication_results, forged_authres, queries,
  *      ip, helo, mail_from, rcpt } */
 int
@@ -49,17 +51,15 @@ lm_check(lua_State *L)
 	size_t room;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
-	lm_enter(L);
-	struct lresolver *lr = lm_opt_resolver(L, 1);
-	lm_getfield(L, 1, "message");
-	const struct ma_msg *m = lm_check_message(L, -1);
-	lua_pop(L, 1);	/* anchored (lm_getfield) */
+	const struct ma_msg *m = lm_check_message(L, 2);
+	struct lresolver *lr = lm_check_resolver(L, 3);
 	memset(&q, 0, sizeof(q));
+	q.authserv_id = luaL_checkstring(L, 4);
+	lm_enter(L);
 	if ((q.ip = lm_opt_string(L, 1, "ip", NULL)) == NULL)
 		return luaL_error(L, "option 'ip' is required");
 	q.helo = lm_opt_string(L, 1, "helo", "");
 	q.mail_from = lm_opt_string(L, 1, "mail_from", "");
-	q.authserv_id = lm_opt_string(L, 1, "authserv_id", "localhost");
 	lm_dkim_opts(L, 1, lr, &q.dkim);
 	q.now = q.dkim.now;
 	q.rfc7489 = lm_opt_bool(L, 1, "rfc7489", false);
