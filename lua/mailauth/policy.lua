@@ -165,16 +165,20 @@ end
 --   mode = "enforce"|"testing"|"none", source = "mta-sts"|"rules"|"none", reason }
 local MODES = { enforce = true, testing = true, none = true }
 
+-- The entry of map whose domain key is the most specific suffix of domain:
+-- its value and its key (between spellings of one name, the first in order).
 local function suffix_lookup(map, domain)
   domain = lower(domain)
-  local best, bestlen
-  for k, v in pairs(map or {}) do
-    local d = lower(k)
-    if (domain == d or domain:sub(-#d - 1) == "." .. d) and (not bestlen or #d > bestlen) then
-      best, bestlen = v, #d
+  local best, bestd
+  for k in pairs(map or {}) do
+    local d = type(k) == "string" and lower(k) or nil
+    if d and d ~= "" and (domain == d or domain:sub(-#d - 1) == "." .. d) and
+        (not bestd or #d > #bestd or (#d == #bestd and k < best)) then
+      best, bestd = k, d
     end
   end
-  return best
+  if best == nil then return nil end
+  return map[best], best
 end
 
 function M.outbound(rules, domain, sts, mx)
@@ -231,19 +235,10 @@ end
 function M.signers(rules, sender, base_dir)
   local map = rules and rules.outbound and rules.outbound.dkim
   sender = (sender or ""):gsub("^%s*<(.*)>%s*$", "%1")
-  local domain = lower(sender:match("@([^@]*)$") or sender)
-  local best, bestd
-  for k in pairs(map or {}) do
-    local d = type(k) == "string" and lower(k) or nil
-    -- the longest match; between spellings of one name, the first in order
-    if d and d ~= "" and (domain == d or domain:sub(-#d - 1) == "." .. d) and
-        (not bestd or #d > #bestd or (#d == #bestd and k < best)) then
-      best, bestd = k, d
-    end
-  end
+  local list, best = suffix_lookup(map, sender:match("@([^@]*)$") or sender)
   if not best then return {}, nil end
   local out = {}
-  for i, s in ipairs(map[best]) do
+  for i, s in ipairs(list) do
     if type(s) ~= "table" or type(s.selector) ~= "string" or type(s.key_file) ~= "string" then
       error("rules: outbound.dkim[\"" .. best .. "\"][" .. i .. "] needs selector and key_file", 2)
     end
